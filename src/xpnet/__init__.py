@@ -1,0 +1,85 @@
+"""xpnet: the lecture's one-hidden-layer network, written once against the Array API standard.
+
+The same functions run on NumPy, PyTorch, JAX and array-api-strict arrays; the
+backend is whatever the inputs are. See ``xpnet.available_backends()``.
+
+Examples
+--------
+>>> import xpnet
+>>> X, y = xpnet.datasets.load_iris_2d(backend="numpy")
+>>> params = xpnet.init_params(2, 10, 3, xp=xpnet.namespace("numpy"), seed=0)
+>>> params, history = xpnet.train(X, y, params, epochs=100, lr=0.5)
+>>> history.accuracy[-1] > 0.7
+True
+"""
+
+from . import datasets, gradcheck, optim
+from .backends import (
+    BACKENDS,
+    asarray,
+    available_backends,
+    backend_name,
+    jax_x64_enabled,
+    namespace,
+    to_numpy,
+)
+from .functional import (
+    cross_entropy,
+    cross_entropy_grad,
+    log_softmax,
+    one_hot,
+    relu,
+    relu_grad,
+    softmax,
+)
+from .gradcheck import autograd_grad, max_relative_error, numerical_grad
+from .mlp import (
+    Params,
+    backward,
+    forward,
+    forward_rowwise,
+    init_params,
+    loss_and_grad,
+    predict,
+    predict_proba,
+)
+from .optim import History, constant_lr, inverse_time_lr, sgd_step, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS",
+    "History",
+    "Params",
+    "__version__",
+    "asarray",
+    "autograd_grad",
+    "available_backends",
+    "backend_name",
+    "backward",
+    "constant_lr",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "datasets",
+    "forward",
+    "forward_rowwise",
+    "gradcheck",
+    "init_params",
+    "inverse_time_lr",
+    "jax_x64_enabled",
+    "log_softmax",
+    "loss_and_grad",
+    "max_relative_error",
+    "namespace",
+    "numerical_grad",
+    "one_hot",
+    "optim",
+    "predict",
+    "predict_proba",
+    "relu",
+    "relu_grad",
+    "sgd_step",
+    "softmax",
+    "to_numpy",
+    "train",
+]

@@ -1,0 +1,92 @@
+"""Checks at the public boundary: a clear error that names the argument, never a wrong answer.
+
+Shape and dtype checks always run. Value checks (labels in range, finite inputs)
+read array values, so they are skipped for traced arrays (JAX under ``jit``,
+Dask), where no value exists yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._compat import device, is_traced
+
+Array = Any
+Namespace = Any
+
+
+def check_floating(x: Array, name: str, *, ndim: int | None = None, xp: Namespace) -> None:
+    """``x`` is a real floating array of rank ``ndim``."""
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        raise TypeError(f"{name}: expected an array, got {type(x).__name__}")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {tuple(x.shape)}")
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name}: expected a real floating dtype, got {x.dtype}")
+
+
+def check_labels(y: Array, name: str, *, n: int | None, num_classes: int, xp: Namespace) -> None:
+    """``y`` is a 1-D integer array of length ``n`` with values in ``[0, num_classes)``."""
+    if not hasattr(y, "dtype") or not hasattr(y, "shape"):
+        raise TypeError(f"{name}: expected an array of integer labels, got {type(y).__name__}")
+    if y.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of labels, got shape {tuple(y.shape)}")
+    if not xp.isdtype(y.dtype, "integral"):
+        raise TypeError(
+            f"{name}: labels must have an integer dtype, got {y.dtype} "
+            "(convert class labels with astype(int64) first)"
+        )
+    if n is not None and y.shape[0] != n:
+        raise ValueError(f"{name}: has {y.shape[0]} labels but the inputs have {n} samples")
+    check_num_classes(num_classes, "num_classes")
+    if is_traced(y) or y.shape[0] == 0:
+        return
+    if not bool(xp.all((y >= 0) & (y < num_classes))):
+        low, high = int(xp.min(y)), int(xp.max(y))
+        raise ValueError(
+            f"{name}: labels must lie in [0, {num_classes}), got values from {low} to {high}"
+        )
+
+
+def check_num_classes(num_classes: int, name: str) -> None:
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool):
+        raise TypeError(f"{name}: expected an int, got {type(num_classes).__name__}")
+    if num_classes < 2:
+        raise ValueError(f"{name}: a classifier needs at least 2 classes, got {num_classes}")
+
+
+def check_nonempty(x: Array, name: str) -> None:
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: the batch is empty (shape {tuple(x.shape)})")
+
+
+def check_finite(x: Array, name: str, *, xp: Namespace) -> None:
+    """No NaN or inf in ``x`` (skipped for traced arrays)."""
+    if is_traced(x):
+        return
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"{name}: contains NaN or inf values")
+
+
+def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
+    """All arrays live on one device (traced arrays, which have none yet, are skipped)."""
+    placed = [(name, device(a)) for name, a in zip(names, arrays) if not is_traced(a)]
+    if not placed:
+        return
+    first_name, first = placed[0]
+    for name, dev in placed:
+        if dev != first:
+            raise ValueError(
+                f"{name}: is on device {dev} but {first_name} is on device {first}; "
+                "move them onto one device first"
+            )
+
+
+def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else ">= 1"
+        raise ValueError(f"{name}: must be {bound}, got {value}")
+    return value

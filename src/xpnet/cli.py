@@ -1,0 +1,254 @@
+"""``python -m xpnet``: train on the lecture's iris, compare backends, run the benchmarks.
+
+Examples::
+
+    python -m xpnet train --backend torch --epochs 300
+    python -m xpnet compare
+    python -m xpnet bench --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from . import datasets
+from .backends import BACKENDS, available_backends, namespace, to_numpy
+from .mlp import Params, init_params, predict
+from .optim import History, inverse_time_lr, train
+
+_LOSS_PLACES = 6
+
+
+def _enable_x64_if_needed(backend: str, dtype: str) -> None:
+    """The application (not the library) may flip JAX's global x64 switch for float64 runs."""
+    if backend == "jax" and dtype == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--epochs", type=int, default=300, help="passes over the data (default 300)"
+    )
+    parser.add_argument("--lr", type=float, default=0.5, help="learning rate eta (default 0.5)")
+    parser.add_argument(
+        "--decay",
+        type=float,
+        default=0.0,
+        help="use the decreasing schedule eta_t = lr / (1 + decay * t); 0 keeps eta constant",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="samples per SGD step: omit for full batch, 1 for single-sample SGD",
+    )
+    parser.add_argument("--hidden", type=int, default=10, help="hidden units H (default 10)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and batch order")
+    parser.add_argument(
+        "--init",
+        choices=("he", "lecture"),
+        default="he",
+        help="'he' scaled normal weights, or the slides' np.random.seed/randn draws",
+    )
+    parser.add_argument(
+        "--dtype", choices=("float64", "float32"), default="float64", help="floating dtype"
+    )
+    parser.add_argument("--device", default=None, help="device, e.g. cpu, cuda, cuda:1, gpu")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m xpnet",
+        description="The lecture's one-hidden-layer network, written once for every backend.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train_cmd = commands.add_parser(
+        "train",
+        help="train on the lecture's iris data and print the final loss and accuracy",
+        description="Train the network on iris (first two features, centred) with SGD.",
+    )
+    train_cmd.add_argument(
+        "--backend",
+        default="numpy",
+        help=f"array backend, one of {', '.join(BACKENDS)} (default numpy)",
+    )
+    _add_training_options(train_cmd)
+    train_cmd.add_argument(
+        "--no-progress", action="store_true", help="do not show the progress bar"
+    )
+    train_cmd.add_argument(
+        "--plot",
+        metavar="FILE",
+        default=None,
+        help="save the decision regions and the loss curve to FILE (needs matplotlib)",
+    )
+
+    compare_cmd = commands.add_parser(
+        "compare",
+        help="train from one seed on every installed backend and tabulate the results",
+        description=(
+            "Train from one seed on every installed backend and print the final loss, "
+            "accuracy, largest parameter difference from NumPy and time per epoch."
+        ),
+    )
+    _add_training_options(compare_cmd)
+    compare_cmd.add_argument(
+        "--backends",
+        default=None,
+        help="comma-separated backends to compare (default: all installed)",
+    )
+
+    commands.add_parser(
+        "bench",
+        help="run the benchmarks (see `python -m xpnet bench --help`)",
+        add_help=False,
+    )
+    return parser
+
+
+def _run(args: argparse.Namespace, backend: str, *, progress: bool) -> tuple[Params, History, Any]:
+    _enable_x64_if_needed(backend, args.dtype)
+    X, y = datasets.load_iris_2d(backend=backend, dtype=args.dtype, device=args.device)
+    n_classes = int(to_numpy(y).max()) + 1
+    params = init_params(
+        X.shape[1],
+        args.hidden,
+        n_classes,
+        xp=namespace(backend),
+        seed=args.seed,
+        dtype=args.dtype,
+        device=args.device,
+        init=args.init,
+    )
+    lr = inverse_time_lr(args.lr, args.decay) if args.decay > 0 else args.lr
+    params, history = train(
+        X,
+        y,
+        params,
+        epochs=args.epochs,
+        lr=lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        progress=progress,
+    )
+    return params, history, (X, y)
+
+
+def _final_metrics(params: Params, data: Any) -> tuple[float, float]:
+    from .gradcheck import mean_loss
+
+    X, y = data
+    loss = float(mean_loss(X, y, params))
+    accuracy = float((to_numpy(predict(X, params)) == to_numpy(y)).mean())
+    return loss, accuracy
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    backend = args.backend
+    if backend not in available_backends():
+        print(
+            f"error: backend {backend!r} is not installed; installed: {available_backends()}",
+            file=sys.stderr,
+        )
+        return 2
+    batch = "full batch" if args.batch_size is None else f"batches of {args.batch_size}"
+    print(
+        f"xpnet: training a 2-{args.hidden}-3 ReLU network on iris (150 samples, 2 features) "
+        f"with {backend}, {args.dtype}, {batch}, lr {args.lr}, {args.epochs} epochs"
+    )
+    start = time.perf_counter()
+    params, history, data = _run(args, backend, progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    loss, accuracy = _final_metrics(params, data)
+    first = history.loss[0] if len(history) else float("nan")
+    print(f"loss      {first:.4f} -> {loss:.4f}  (mean cross-entropy on all 150 samples)")
+    print(f"accuracy  {accuracy:.1%}  ({round(accuracy * 150)} of 150 training samples)")
+    print(f"time      {seconds:.2f} s  ({seconds / max(len(history), 1) * 1e3:.2f} ms per epoch)")
+    if args.plot:
+        from .plot import save_training_plot
+
+        save_training_plot(args.plot, data[0], data[1], params, history, title=backend)
+        print(f"plot      {args.plot}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    chosen = args.backends.split(",") if args.backends else available_backends()
+    missing = [b for b in chosen if b not in available_backends()]
+    if missing:
+        print(f"error: not installed: {missing}", file=sys.stderr)
+        return 2
+    print(
+        f"xpnet compare: iris, 2-{args.hidden}-3, seed {args.seed}, {args.dtype}, "
+        f"{args.epochs} epochs, lr {args.lr}, "
+        f"{'full batch' if args.batch_size is None else f'batch {args.batch_size}'}"
+    )
+    rows = []
+    reference = None
+    for backend in chosen:
+        start = time.perf_counter()
+        params, history, data = _run(args, backend, progress=False)
+        seconds = time.perf_counter() - start
+        loss, accuracy = _final_metrics(params, data)
+        host = [to_numpy(p).astype(np.float64) for p in params]
+        if reference is None:
+            reference = host
+        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(host, reference))
+        per_epoch = float(np.median(history.seconds)) if len(history) else 0.0
+        rows.append((backend, loss, accuracy, diff, per_epoch * 1e3, seconds))
+    header = (
+        "backend",
+        "final loss",
+        "accuracy",
+        f"max |param - {chosen[0]}|",
+        "ms/epoch",
+        "total s",
+    )
+    print(_table(header, [_format_row(r) for r in rows]))
+    return 0
+
+
+def _format_row(row: tuple[Any, ...]) -> list[str]:
+    backend, loss, accuracy, diff, ms, seconds = row
+    return [
+        backend,
+        f"{loss:.{_LOSS_PLACES}f}",
+        f"{accuracy:.3f}",
+        f"{diff:.1e}",
+        f"{ms:.3f}",
+        f"{seconds:.2f}",
+    ]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m xpnet`` and the ``xpnet`` script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench_main
+
+        return int(bench_main(argv[1:]) or 0)
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            return _cmd_train(args)
+        return _cmd_compare(args)
+    except (ValueError, TypeError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

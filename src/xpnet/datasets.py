@@ -1,0 +1,114 @@
+"""Data sets: the lecture's iris, and other small sets shipped with scikit-learn.
+
+Each loader returns ``(X, y)`` on the backend, dtype and device you ask for:
+``X`` floating of shape ``(n, d)``, ``y`` integer labels of shape ``(n,)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .backends import asarray, default_float_dtype, namespace, resolve_dtype
+
+__all__ = ["load_digits", "load_iris_2d", "make_blobs"]
+
+Array = Any
+
+
+def _place(
+    X: np.ndarray, y: np.ndarray, backend: Any, dtype: Any, device: Any
+) -> tuple[Array, Array]:
+    xp = namespace(backend)
+    target = resolve_dtype(xp, dtype) or default_float_dtype(xp)
+    return asarray(X, backend=xp, dtype=target, device=device), asarray(
+        y.astype(np.int64), backend=xp, device=device
+    )
+
+
+def load_iris_2d(
+    *, backend: Any = "numpy", dtype: Any = None, device: Any = None
+) -> tuple[Array, Array]:
+    """The lecture's data: iris, first two features (sepal length and width), centred.
+
+    Exactly the slides' ``X = X[:, :2]; X = X - np.mean(X, axis=0)``, 150 samples,
+    3 classes (labels 0, 1, 2).
+
+    Parameters
+    ----------
+    backend : str or namespace
+        ``"numpy"``, ``"array_api_strict"``, ``"torch"`` or ``"jax"``.
+    dtype : str or dtype, optional
+        Default: the backend's default floating dtype (float64 for NumPy, float32 for torch).
+    device : optional
+        Where the arrays live, e.g. ``"cuda"``.
+
+    Examples
+    --------
+    >>> import xpnet
+    >>> import array_api_strict as xp
+    >>> X, y = xpnet.datasets.load_iris_2d(backend="array_api_strict", dtype="float64")
+    >>> X.shape, y.shape, y.dtype
+    ((150, 2), (150,), array_api_strict.int64)
+    >>> bool(xp.all(xp.abs(xp.mean(X, axis=0)) < 1e-12))  # centred
+    True
+    """
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    X = X[:, :2]
+    return _place(X - np.mean(X, axis=0), y, backend, dtype, device)
+
+
+def load_digits(
+    *, backend: Any = "numpy", dtype: Any = None, device: Any = None
+) -> tuple[Array, Array]:
+    """scikit-learn's 8x8 digits: 1797 samples, 64 pixel features scaled to [0, 1], 10 classes.
+
+    Examples
+    --------
+    >>> import xpnet
+    >>> import array_api_strict as xp
+    >>> X, y = xpnet.datasets.load_digits(backend="array_api_strict", dtype="float32")
+    >>> X.shape, float(xp.max(X))
+    ((1797, 64), 1.0)
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    X, y = sklearn_digits(return_X_y=True)
+    return _place(X / 16.0, y, backend, dtype, device)
+
+
+def make_blobs(
+    n_samples: int = 300,
+    n_features: int = 2,
+    n_classes: int = 3,
+    *,
+    seed: int = 0,
+    spread: float = 0.5,
+    backend: Any = "numpy",
+    dtype: Any = None,
+    device: Any = None,
+) -> tuple[Array, Array]:
+    """Gaussian blobs around well-separated centres: an easy, separable classification set.
+
+    Examples
+    --------
+    >>> import xpnet
+    >>> import array_api_strict as xp
+    >>> X, y = xpnet.datasets.make_blobs(90, 2, 3, backend="array_api_strict")
+    >>> X.shape, xp.unique_values(y)
+    ((90, 2), Array([0, 1, 2], dtype=array_api_strict.int64))
+    """
+    from sklearn.datasets import make_blobs as sklearn_blobs
+
+    X, y = sklearn_blobs(
+        n_samples=n_samples,
+        n_features=n_features,
+        centers=n_classes,
+        cluster_std=spread,
+        center_box=(-5.0, 5.0),
+        random_state=seed,
+    )
+    return _place(X, y, backend, dtype, device)

@@ -1,0 +1,220 @@
+"""The lecture's building blocks: ReLU, softmax, cross-entropy and their derivatives.
+
+Written once against the Array API standard: the namespace comes from the inputs.
+Public functions check their inputs and resolve ``xp``; the private ``_name``
+helpers take ``xp`` as a keyword and do only the math, so a training step can
+call them without paying for the checks again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _validation as check
+from ._compat import array_namespace, device
+from .backends import default_float_dtype, resolve_dtype
+
+__all__ = [
+    "cross_entropy",
+    "cross_entropy_grad",
+    "log_softmax",
+    "one_hot",
+    "relu",
+    "relu_grad",
+    "softmax",
+]
+
+Array = Any
+Namespace = Any
+
+
+# --- ReLU: g(h) = max(0, h), g'(h) = 1[h > 0] -------------------------------------------
+
+
+def relu(x: Array, /) -> Array:
+    """Rectified linear unit, elementwise ``max(0, x)`` (a pairwise op, not a reduction).
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> xpnet.relu(xp.asarray([-1.0, 0.0, 2.0]))
+    Array([0., 0., 2.], dtype=array_api_strict.float64)
+    """
+    xp = array_namespace(x)
+    check.check_floating(x, "x", xp=xp)
+    return _relu(x, xp=xp)
+
+
+def _relu(x: Array, *, xp: Namespace) -> Array:
+    return xp.maximum(x, 0.0)
+
+
+def relu_grad(x: Array, /) -> Array:
+    """Derivative of ReLU, ``1.0 * (x > 0)``, in the dtype of ``x`` (0 at the kink).
+
+    ``x`` may be the pre-activation or the activation ``relu(x)``: both are
+    positive at the same places.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> xpnet.relu_grad(xp.asarray([-1.0, 0.0, 2.0]))
+    Array([0., 0., 1.], dtype=array_api_strict.float64)
+    """
+    xp = array_namespace(x)
+    check.check_floating(x, "x", xp=xp)
+    return xp.astype(x > 0, x.dtype)
+
+
+# --- softmax and log-softmax, shifted by the row max ------------------------------------
+
+
+def softmax(z: Array, /, *, axis: int = -1) -> Array:
+    """``p = exp(z) / sum(exp(z))`` along ``axis``, stable for huge logits.
+
+    Subtracting the max first changes nothing mathematically (softmax is
+    shift-invariant) but keeps ``exp`` from overflowing.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> xpnet.softmax(xp.asarray([[1000.0, 1000.0]]))
+    Array([[0.5, 0.5]], dtype=array_api_strict.float64)
+    """
+    xp = array_namespace(z)
+    check.check_floating(z, "z", xp=xp)
+    return _softmax(z, axis=axis, xp=xp)
+
+
+def _softmax(z: Array, *, axis: int = -1, xp: Namespace) -> Array:
+    exp = xp.exp(z - xp.max(z, axis=axis, keepdims=True))
+    return exp / xp.sum(exp, axis=axis, keepdims=True)
+
+
+def log_softmax(z: Array, /, *, axis: int = -1) -> Array:
+    """``log(softmax(z))`` computed as ``z - max - log(sum(exp(z - max)))``: never ``log(0)``.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> xpnet.log_softmax(xp.asarray([[0.0, -1000.0]]))
+    Array([[    0., -1000.]], dtype=array_api_strict.float64)
+    """
+    xp = array_namespace(z)
+    check.check_floating(z, "z", xp=xp)
+    return _log_softmax(z, axis=axis, xp=xp)
+
+
+def _log_softmax(z: Array, *, axis: int = -1, xp: Namespace) -> Array:
+    shifted = z - xp.max(z, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+# --- one-hot: e_y by a broadcasting comparison, never eye[y] ----------------------------
+
+
+def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
+    """Rows ``e_y``: 1 at each label's position, 0 elsewhere, shape ``y.shape + (K,)``.
+
+    Built as ``y[..., None] == arange(K)`` (broadcasting), which every backend has,
+    instead of indexing an identity matrix with an integer array.
+
+    Parameters
+    ----------
+    y : array of int
+        Class labels in ``[0, num_classes)``.
+    num_classes : int
+        ``K``, the number of classes.
+    dtype : str or dtype, optional
+        Output dtype; default: the namespace's default floating dtype.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> xpnet.one_hot(xp.asarray([0, 2]), 3)
+    Array([[1., 0., 0.],
+           [0., 0., 1.]], dtype=array_api_strict.float64)
+    """
+    xp = array_namespace(y)
+    check.check_num_classes(num_classes, "num_classes")
+    if not xp.isdtype(y.dtype, "integral"):
+        raise TypeError(f"y: labels must have an integer dtype, got {y.dtype}")
+    if y.ndim == 1:
+        check.check_labels(y, "y", n=None, num_classes=num_classes, xp=xp)
+    target = resolve_dtype(xp, dtype) or default_float_dtype(xp, device(y))
+    return _one_hot(y, num_classes, dtype=target, xp=xp)
+
+
+def _one_hot(y: Array, num_classes: int, *, dtype: Any, xp: Namespace) -> Array:
+    classes = xp.arange(num_classes, dtype=y.dtype, device=device(y))
+    return xp.astype(y[..., None] == classes, dtype)
+
+
+# --- cross-entropy L(z, y) = -log softmax(z)_y and dJ/dz = (p - e_y) / n ------------------
+
+
+def _check_logits_labels(z: Array, y: Array) -> Namespace:
+    xp = array_namespace(z, y, names=("z", "y"))
+    check.check_floating(z, "z", ndim=2, xp=xp)
+    check.check_nonempty(z, "z")
+    check.check_labels(y, "y", n=z.shape[0], num_classes=z.shape[1], xp=xp)
+    check.check_same_device([z, y], ["z", "y"])
+    return xp
+
+
+def cross_entropy(z: Array, y: Array, /) -> Array:
+    """Mean cross-entropy ``J = (1/n) sum_i -log softmax(z_i)_{y_i}`` as a 0-D array.
+
+    Parameters
+    ----------
+    z : array, shape (n, K)
+        Logits.
+    y : array of int, shape (n,)
+        Labels in ``[0, K)``.
+
+    Returns
+    -------
+    array, shape ()
+        The mean loss, in the dtype and on the device of ``z``.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> z = xp.asarray([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> float(xpnet.cross_entropy(z, xp.asarray([0, 1])))  # doctest: +ELLIPSIS
+    0.6690...
+    """
+    xp = _check_logits_labels(z, y)
+    return _cross_entropy(z, y, xp=xp)
+
+
+def _cross_entropy(z: Array, y: Array, *, xp: Namespace) -> Array:
+    picked = xp.where(
+        y[:, None] == xp.arange(z.shape[1], dtype=y.dtype, device=device(y)),
+        _log_softmax(z, axis=1, xp=xp),
+        0.0,
+    )
+    return -xp.sum(picked) / z.shape[0]
+
+
+def cross_entropy_grad(z: Array, y: Array, /) -> Array:
+    """Gradient of the *mean* cross-entropy with respect to the logits: ``(p - e_y) / n``.
+
+    This is exactly what ``torch.autograd`` or ``jax.grad`` return for
+    :func:`cross_entropy`; each row sums to 0.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> z = xp.asarray([[0.0, 0.0], [0.0, 0.0]])
+    >>> xpnet.cross_entropy_grad(z, xp.asarray([0, 1]))
+    Array([[-0.25,  0.25],
+           [ 0.25, -0.25]], dtype=array_api_strict.float64)
+    """
+    xp = _check_logits_labels(z, y)
+    return _cross_entropy_grad(z, y, xp=xp)
+
+
+def _cross_entropy_grad(z: Array, y: Array, *, xp: Namespace) -> Array:
+    e_y = _one_hot(y, z.shape[1], dtype=z.dtype, xp=xp)
+    return (_softmax(z, axis=1, xp=xp) - e_y) / z.shape[0]

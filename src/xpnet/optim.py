@@ -1,0 +1,281 @@
+"""Stochastic gradient descent: ``theta <- theta - eta_t g``, full-batch, minibatch or one sample.
+
+The step is generic Array-API code; only how it is driven (``jax.jit`` on JAX)
+differs per backend, in :mod:`xpnet._drivers`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _validation as check
+from ._compat import device
+from ._drivers import compile_step
+from ._rng import epoch_orders
+from .backends import asarray
+from .mlp import Params, _check_model, _loss_grad_logits
+
+__all__ = [
+    "History",
+    "constant_lr",
+    "inverse_time_lr",
+    "minibatches",
+    "sgd_step",
+    "train",
+]
+
+Array = Any
+Namespace = Any
+Schedule = Callable[[int], float]
+
+
+def sgd_step(params: Params, grads: Params, lr: float | Array, /) -> Params:
+    """One SGD update, ``theta - lr * g`` for each of W1, b1, W2, b2, as a new :class:`Params`.
+
+    Nothing is written in place: the old parameters stay as they were.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> params = xpnet.Params(*(xp.ones(2) for _ in range(4)))
+    >>> xpnet.sgd_step(params, params, 0.5).W1
+    Array([0.5, 0.5], dtype=array_api_strict.float64)
+    """
+    if not isinstance(params, tuple) or not isinstance(grads, tuple):
+        raise TypeError("params, grads: expected Params(W1, b1, W2, b2)")
+    if len(params) != len(grads):
+        raise ValueError(f"grads: has {len(grads)} arrays but params has {len(params)}")
+    for name, p, g in zip(Params._fields, params, grads):
+        if tuple(p.shape) != tuple(g.shape):
+            raise ValueError(f"grads.{name}: shape {tuple(g.shape)} differs from {tuple(p.shape)}")
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"lr: the learning rate must be finite and >= 0, got {lr}")
+    return _sgd_step(params, grads, lr)
+
+
+def _sgd_step(params: Params, grads: Params, lr: float | Array) -> Params:
+    return Params(*(p - lr * g for p, g in zip(params, grads)))
+
+
+# --- learning-rate schedules ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class constant_lr:
+    """``eta_t = lr`` for every step ``t``.
+
+    Examples
+    --------
+    >>> from xpnet.optim import constant_lr
+    >>> constant_lr(0.1)(1000)
+    0.1
+    """
+
+    lr: float
+
+    def __call__(self, t: int) -> float:
+        return self.lr
+
+
+@dataclass(frozen=True)
+class inverse_time_lr:
+    """The decreasing schedule ``eta_t = lr / (1 + decay * t)``, ``t = 0, 1, 2, ...`` steps.
+
+    Its steps sum to infinity while their squares do not, the classic condition
+    under which SGD converges.
+
+    Examples
+    --------
+    >>> from xpnet.optim import inverse_time_lr
+    >>> schedule = inverse_time_lr(0.5, decay=1.0)
+    >>> schedule(0), schedule(1), schedule(3)
+    (0.5, 0.25, 0.125)
+    """
+
+    lr: float
+    decay: float = 0.01
+
+    def __call__(self, t: int) -> float:
+        return self.lr / (1.0 + self.decay * t)
+
+
+def _as_schedule(lr: float | Schedule) -> Schedule:
+    if callable(lr):
+        return lr
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)):
+        raise TypeError(f"lr: expected a number or a schedule t -> eta_t, got {type(lr).__name__}")
+    if not (math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"lr: the learning rate must be finite and >= 0, got {lr}")
+    return constant_lr(float(lr))
+
+
+# --- minibatches ---------------------------------------------------------------------------
+
+
+def minibatches(
+    n: int, batch_size: int | None = None, *, seed: int = 0, shuffle: bool = True
+) -> Iterator[list[range | Any]]:
+    """The sample indices of each epoch's minibatches, as NumPy arrays, epoch after epoch.
+
+    Drawn on the host from ``seed``, so every backend sees the same order. The
+    last batch of an epoch may be smaller. ``batch_size=None`` is full-batch.
+
+    Examples
+    --------
+    >>> from xpnet.optim import minibatches
+    >>> epochs = minibatches(5, 2, shuffle=False)
+    >>> [b.tolist() for b in next(epochs)]
+    [[0, 1], [2, 3], [4]]
+    """
+    size = n if batch_size is None else batch_size
+    for order in epoch_orders(n, seed=seed, shuffle=shuffle):
+        yield [order[start : start + size] for start in range(0, n, size)]
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+@dataclass
+class History:
+    """What :func:`train` saw, one entry per epoch.
+
+    ``loss`` and ``accuracy`` are the means over the epoch's minibatches, each
+    measured before its update (as scikit-learn's ``loss_curve_``); ``lr`` is the
+    last learning rate of the epoch; ``seconds`` the wall time of the epoch.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+
+def _train_step(
+    params: Params, X: Array, y: Array, lr: Any, *, xp: Namespace
+) -> tuple[Params, Array, Array]:
+    """One SGD step on a batch; returns the new params, the batch's summed loss and hits."""
+    loss, grads, z = _loss_grad_logits(X, y, params, xp=xp)
+    hits = xp.sum(xp.astype(xp.argmax(z, axis=1) == y, z.dtype))
+    return _sgd_step(params, grads, lr), loss * X.shape[0], hits
+
+
+def train(
+    X: Array,
+    y: Array,
+    params: Params,
+    /,
+    *,
+    epochs: int = 100,
+    lr: float | Schedule = 0.1,
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    progress: bool = False,
+    callback: Callable[[int, Params, dict[str, float]], bool | None] | None = None,
+    compile: str = "auto",
+) -> tuple[Params, History]:
+    """Train the network with SGD; return the final parameters and the per-epoch history.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Inputs, floating, finite.
+    y : array of int, shape (n,)
+        Labels in ``[0, K)``.
+    params : Params
+        Initial parameters (see :func:`init_params`); never modified.
+    epochs : int
+        Passes over the data.
+    lr : float or callable
+        A constant learning rate, or a schedule ``t -> eta_t`` over steps
+        (e.g. :class:`inverse_time_lr`).
+    batch_size : int, optional
+        ``None``: full-batch gradient descent; ``1``: single-sample SGD; ``m``:
+        minibatches of ``m`` samples (the last one may be smaller).
+    shuffle : bool
+        Draw a new sample order every epoch (from ``seed``, the same on every backend).
+    seed : int
+        Seed of the minibatch order.
+    progress : bool
+        Show a progress bar with the running loss and accuracy.
+    callback : callable, optional
+        ``callback(epoch, params, record)`` after each epoch; ``record`` holds
+        ``loss``, ``accuracy``, ``lr``; returning True stops training.
+    compile : {"auto", "none", "jit"}
+        ``"auto"`` runs the step under ``jax.jit`` on JAX and eagerly elsewhere;
+        ``"jit"`` also uses ``torch.compile`` on torch; ``"none"`` never compiles.
+
+    Examples
+    --------
+    >>> import xpnet
+    >>> X, y = xpnet.datasets.load_iris_2d(backend="array_api_strict")
+    >>> params = xpnet.init_params(2, 10, 3, xp="array_api_strict", seed=0)
+    >>> params, history = xpnet.train(X, y, params, epochs=50, lr=0.5)
+    >>> history.loss[-1] < history.loss[0]
+    True
+    """
+    xp = _check_model(X, params, y)
+    check.check_finite(X, "X", xp=xp)
+    check.check_positive_int(epochs, "epochs", allow_zero=True)
+    if batch_size is not None:
+        check.check_positive_int(batch_size, "batch_size")
+    schedule = _as_schedule(lr)
+    step = compile_step(_bind(xp), xp, compile)
+    n = X.shape[0]
+    full_batch = batch_size is None or batch_size >= n
+    history = History()
+    bar = _progress_bar(epochs, progress)
+    t = 0
+    orders = minibatches(n, None if full_batch else batch_size, seed=seed, shuffle=shuffle)
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        batches = [None] if full_batch else next(orders)
+        loss_sum, hits = 0.0, 0.0
+        eta = schedule(t)
+        for batch in batches:
+            eta = schedule(t)
+            if batch is None:
+                Xb, yb = X, y
+            else:
+                idx = asarray(batch, backend=xp, device=device(X))
+                Xb, yb = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
+            params, batch_loss, batch_hits = step(params, Xb, yb, eta)
+            loss_sum, hits = loss_sum + batch_loss, hits + batch_hits
+            t += 1
+        record = {"loss": float(loss_sum) / n, "accuracy": float(hits) / n, "lr": float(eta)}
+        history.loss.append(record["loss"])
+        history.accuracy.append(record["accuracy"])
+        history.lr.append(record["lr"])
+        history.seconds.append(time.perf_counter() - start)
+        if bar is not None:
+            bar.set_postfix(
+                loss=f"{record['loss']:.4f}", acc=f"{record['accuracy']:.3f}", refresh=False
+            )
+            bar.update(1)
+        if callback is not None and callback(epoch, params, record):
+            break
+    if bar is not None:
+        bar.close()
+    return params, history
+
+
+def _bind(xp: Namespace) -> Callable[..., tuple[Params, Array, Array]]:
+    def step(params: Params, X: Array, y: Array, lr: Any) -> tuple[Params, Array, Array]:
+        return _train_step(params, X, y, lr, xp=xp)
+
+    return step
+
+
+def _progress_bar(epochs: int, progress: bool) -> Any:
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=epochs, desc="train", unit="epoch")
