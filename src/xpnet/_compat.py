@@ -14,6 +14,7 @@ from array_api_compat import (
 )
 from array_api_compat import (
     device,
+    is_array_api_obj,
     is_array_api_strict_namespace,
     is_jax_array,
     is_jax_namespace,
@@ -29,6 +30,7 @@ from array_api_compat import (
 __all__ = [
     "array_namespace",
     "device",
+    "is_array_api_obj",
     "is_array_api_strict_namespace",
     "is_jax_array",
     "is_jax_namespace",

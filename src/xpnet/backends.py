@@ -10,12 +10,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import warnings
 from typing import Any
 
 import numpy as np
 
 from ._compat import (
     array_namespace,
+    is_array_api_obj,
     is_array_api_strict_namespace,
     is_jax_array,
     is_jax_namespace,
@@ -108,7 +110,8 @@ def backend_name(x: Array | Namespace) -> str:
     >>> xpnet.backend_name(np.zeros(3))
     'numpy'
     """
-    if hasattr(x, "__array_namespace__") or isinstance(x, np.ndarray):
+    # is_array_api_obj, not hasattr(x, "__array_namespace__"): torch tensors lack that method.
+    if is_array_api_obj(x):
         return namespace_name(array_namespace(x))
     return namespace_name(x)
 
@@ -167,9 +170,13 @@ _DTYPE_NAMES = (
 
 def _same_dtype_in(xp: Namespace, dtype: Any, *, name: str) -> Any:
     """Map a dtype object of any backend (``np.float32``, ``torch.float64``) onto ``xp``."""
-    for candidate in _DTYPE_NAMES:
-        if hasattr(xp, candidate) and dtype == getattr(xp, candidate):
-            return getattr(xp, candidate)
+    with warnings.catch_warnings():
+        # array-api-strict warns when its dtypes are compared with NumPy's; the name
+        # below is how such a foreign dtype is matched.
+        warnings.simplefilter("ignore", UserWarning)
+        for candidate in _DTYPE_NAMES:
+            if hasattr(xp, candidate) and dtype == getattr(xp, candidate):
+                return getattr(xp, candidate)
     text = str(dtype).rsplit(".", 1)[-1].strip("'>")
     if text in _DTYPE_NAMES and hasattr(xp, text):
         return getattr(xp, text)
@@ -193,7 +200,15 @@ def _resolve_device(name: str, device: Any) -> Any:
     if name == "array_api_strict":
         import array_api_strict
 
-        return array_api_strict.Device(device)
+        # "cpu" is the name every other backend knows its host device by.
+        strict_name = "CPU_DEVICE" if device.lower() == "cpu" else device
+        try:
+            return array_api_strict.Device(strict_name)
+        except ValueError:
+            known = [str(d) for d in array_api_strict.__array_namespace_info__().devices()]
+            raise ValueError(
+                f"device: array_api_strict has no device {device!r}; use 'cpu' or one of {known}"
+            ) from None
     if name == "numpy" and device != "cpu":
         raise ValueError(f"device: NumPy arrays live on 'cpu' only, got {device!r}")
     return device
@@ -261,12 +276,11 @@ def asarray(
     ((2, 2), 'array_api_strict')
     """
     if backend is None:
-        is_array = hasattr(x, "__array_namespace__") and not isinstance(x, np.ndarray)
-        backend = backend_name(x) if is_array else "numpy"
+        backend = backend_name(x) if is_array_api_obj(x) else "numpy"
     xp = namespace(backend)
     name = namespace_name(xp)
     target = resolve_dtype(xp, dtype)
-    same_backend = hasattr(x, "__array_namespace__") and backend_name(x) == name
+    same_backend = is_array_api_obj(x) and backend_name(x) == name
     data = x if same_backend else _host_data(x)
     if target is None and name == "jax" and not jax_x64_enabled():
         target = _jax_32bit_dtype(xp, data)
@@ -274,9 +288,10 @@ def asarray(
 
 
 def _host_data(x: Any) -> Any:
-    if hasattr(x, "__array_namespace__") or isinstance(x, np.ndarray):
-        return to_numpy(x)
-    return np.asarray(x)
+    host = to_numpy(x) if is_array_api_obj(x) else np.asarray(x)
+    # Read-only memory (a JAX buffer, a read-only NumPy array) is copied: torch would
+    # otherwise share it, and an in-place write on the tensor would change the source.
+    return host if host.flags.writeable else host.copy()
 
 
 def _jax_32bit_dtype(xp: Namespace, data: Any) -> Any:
