@@ -1,0 +1,491 @@
+"""``python -m xpnet bench``: is "written once" as fast as hand-written native code?
+
+Measures, side by side in one run, on every installed backend:
+
+* three training workloads (*iris*, *digits*, *large*), each timed for xpnet's generic code,
+  a hand-written native version of the same loop on the same backend
+  (:mod:`xpnet.bench.native`), scikit-learn's ``MLPClassifier`` configured the same way, and
+  the machine's limit (the epoch's matmul work at the fastest float32 matmul rate measured);
+* the lecture's timing slide: ``forward`` against ``forward_rowwise``;
+* the peak memory of training on *large* against the size of its data (a fresh process per
+  backend, see :mod:`xpnet.bench._memory`).
+
+Every figure is a median over repeats with the warm-up excluded (compile times are reported
+separately); cases are interleaved round-robin so that load from elsewhere hits them alike;
+every claim is a ratio of two figures from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from ._timing import Case, measure, median_time
+from .workloads import Workload, make_data, workloads
+
+__all__ = ["main", "run"]
+
+_DEFAULT_BACKENDS = ("numpy", "array_api_strict", "torch", "jax")
+_TARGET_BACKENDS = ("numpy", "torch", "jax")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m xpnet bench",
+        description=(
+            "Benchmark xpnet's generic training against hand-written native code on each "
+            "backend, scikit-learn's MLPClassifier and the machine's matmul limit; time "
+            "forward vs forward_rowwise; measure peak memory. Prints a table and checks the "
+            "performance targets. All results are medians of repeats (warm-up excluded) and "
+            "every comparison is a ratio measured in this run."
+        ),
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", default=None, help="also write every measurement to FILE"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: tiny sizes and 1-2 repeats (a few seconds per backend); "
+        "the numbers are not meaningful",
+    )
+    parser.add_argument(
+        "--backends",
+        default=None,
+        help="comma-separated backends (default: every installed one of "
+        f"{', '.join(_DEFAULT_BACKENDS)})",
+    )
+    parser.add_argument(
+        "--workloads",
+        default=None,
+        help="comma-separated workloads among iris, digits, large (default: all three)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed repeats per case (default: 9 for iris, 7 for digits, 5 for large)",
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory subprocesses"
+    )
+    parser.add_argument(
+        "--torch-compile",
+        action="store_true",
+        help="also time xpnet with compile='jit' on torch (torch.compile; slow to compile)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the final tables")
+    return parser
+
+
+# --- placing data -------------------------------------------------------------------------
+
+
+def _place(backend: str, X: Any, y: Any, dtype: str) -> tuple[Any, Any, Any]:
+    import xpnet
+
+    xp = xpnet.namespace(backend)
+    return xp, xpnet.asarray(X, backend=xp, dtype=dtype), xpnet.asarray(y, backend=xp)
+
+
+def _host(params: Any) -> list[Any]:
+    import numpy as np
+
+    from ..backends import to_numpy
+
+    return [np.asarray(to_numpy(p), dtype=np.float64) for p in params]
+
+
+def _max_diff(a: Any, b: Any) -> float:
+    import numpy as np
+
+    return max(float(np.max(np.abs(x - y))) for x, y in zip(_host(a), _host(b)))
+
+
+# --- the workloads --------------------------------------------------------------------------
+
+
+def _xpnet_modes(backend: str, torch_compile: bool) -> list[tuple[str, str]]:
+    """``(label, compile mode)`` of the xpnet drivers timed on ``backend``; the first is the
+    default one, used for the targets."""
+    if backend == "jax":
+        return [("xpnet", "auto"), ("xpnet compile=jit", "jit"), ("xpnet compile=none", "none")]
+    if backend == "torch" and torch_compile:
+        return [("xpnet", "auto"), ("xpnet torch.compile", "jit")]
+    return [("xpnet", "auto")]
+
+
+def _cases(
+    workload: Workload, backends: Sequence[str], X: Any, y: Any, torch_compile: bool
+) -> list[Case]:
+    import xpnet
+
+    from . import native
+    from ._sklearn import sklearn_trainer
+
+    w = workload
+    cases: list[Case] = []
+    for backend in backends:
+        xp, Xb, yb = _place(backend, X, y, w.dtype)
+        params = xpnet.init_params(w.d, w.hidden, w.classes, xp=xp, seed=0, dtype=w.dtype)
+        for label, mode in _xpnet_modes(backend, torch_compile):
+
+            def run_xpnet(Xb=Xb, yb=yb, params=params, mode=mode):
+                return xpnet.train(
+                    Xb, yb, params, epochs=w.epochs, lr=w.lr, batch_size=w.batch_size,
+                    seed=0, compile=mode,
+                )[0]  # fmt: skip
+
+            cases.append(Case(backend, label, "xpnet", run_xpnet, units=w.epochs))
+        for label, trainer in native.NATIVE.get(backend, {}).items():
+
+            def run_native(Xb=Xb, yb=yb, params=params, trainer=trainer):
+                return trainer(
+                    Xb, yb, params, epochs=w.epochs, lr=w.lr, batch_size=w.batch_size, seed=0
+                )[0]
+
+            cases.append(Case(backend, label, "native", run_native, units=w.epochs))
+    params_np = xpnet.init_params(w.d, w.hidden, w.classes, seed=0, dtype=w.dtype)
+    cases.append(
+        Case(
+            "sklearn",
+            "MLPClassifier (NumPy)",
+            "sklearn",
+            sklearn_trainer(X, y, params_np, workload=w),
+            units=w.epochs,
+        )
+    )
+    return cases
+
+
+def _case_record(case: Case, reference: Case | None, w: Workload) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "backend": case.backend,
+        "impl": case.impl,
+        "kind": case.kind,
+        "seconds_per_epoch": case.median,
+        "seconds_per_step": case.median / w.steps_per_epoch,
+        "repeat_seconds": case.samples,
+        "epochs_per_repeat": case.units,
+        "first_call_seconds": case.first_seconds,
+        "compile_seconds": case.compile_seconds,
+    }
+    if reference is not None:
+        record["ratio_to_xpnet"] = case.median / reference.median
+        if case.kind != "sklearn":
+            record["max_abs_param_diff_vs_xpnet"] = _max_diff(case.result, reference.result)
+    return record
+
+
+def _run_workload(
+    w: Workload,
+    backends: Sequence[str],
+    *,
+    torch_compile: bool,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    from ._sklearn import sklearn_same_order_check
+
+    say(f"{w.name}: {w.description}; {w.epochs} epoch(s) x {w.repeats} repeats")
+    X, y = make_data(w)
+    cases = _cases(w, backends, X, y, torch_compile)
+    measure(cases, w.repeats, progress=say)
+    xpnet_default = {c.backend: c for c in cases if c.kind == "xpnet" and c.impl == "xpnet"}
+    records = []
+    for case in cases:
+        reference = xpnet_default.get(case.backend, xpnet_default.get("numpy"))
+        records.append(_case_record(case, reference, w))
+    import xpnet
+
+    params_np = xpnet.init_params(w.d, w.hidden, w.classes, seed=0, dtype=w.dtype)
+    return {
+        "config": w.as_dict(),
+        "results": records,
+        "sklearn_same_math_max_abs_param_diff": sklearn_same_order_check(X, y, params_np, w),
+    }
+
+
+# --- the machine's limit ----------------------------------------------------------------------
+
+
+def _matmul_shapes(quick: bool) -> list[tuple[int, int, int]]:
+    if quick:
+        return [(256, 784, 256), (512, 512, 512)]
+    return [(256, 784, 256), (784, 256, 256), (1024, 1024, 1024), (2048, 2048, 2048)]
+
+
+def _matmul_rates(
+    backends: Sequence[str], quick: bool, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """float32 GFLOP/s of ``A @ B`` per backend and shape (median of repeats)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    repeats = 3 if quick else 15
+    rates: dict[str, dict[str, float]] = {}
+    for backend in backends:
+        if backend == "array_api_strict":
+            continue  # a wrapper of NumPy's matmul
+        say(f"matmul rate: {backend}")
+        rates[backend] = {}
+        for m, k, n in _matmul_shapes(quick):
+            A_host = rng.standard_normal((m, k), dtype=np.float32)
+            B_host = rng.standard_normal((k, n), dtype=np.float32)
+            fn = _matmul_fn(backend, A_host, B_host)
+            seconds = median_time(fn, repeats, warmup=2)
+            rates[backend][f"{m}x{k}x{n}"] = 2.0 * m * k * n / seconds / 1e9
+    best_backend, best_shape, best = "", "", 0.0
+    for backend, by_shape in rates.items():
+        for shape, rate in by_shape.items():
+            if rate > best:
+                best_backend, best_shape, best = backend, shape, rate
+    return {
+        "gflops": rates,
+        "best_gflops": best,
+        "best_backend": best_backend,
+        "best_shape": best_shape,
+    }
+
+
+def _matmul_fn(backend: str, A_host: Any, B_host: Any) -> Callable[[], Any]:
+    if backend == "torch":
+        import torch
+
+        A, B = torch.from_numpy(A_host), torch.from_numpy(B_host)
+        return lambda: torch.mm(A, B)
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        A_jax, B_jax = jnp.asarray(A_host), jnp.asarray(B_host)
+        matmul = jax.jit(jnp.matmul)
+        return lambda: matmul(A_jax, B_jax)
+    return lambda: A_host @ B_host
+
+
+# --- the lecture's timing slide ----------------------------------------------------------------
+
+
+def _rowwise(
+    backends: Sequence[str], quick: bool, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    import numpy as np
+
+    import xpnet
+
+    sizes = [30] if quick else [150, 1000]
+    repeats = 2 if quick else 5
+    rng = np.random.default_rng(0)
+    records = []
+    for n in sizes:
+        X_host = rng.standard_normal((n, 2))
+        for backend in backends:
+            say(f"forward vs forward_rowwise: {backend}, n={n}")
+            xp, X, _ = _place(backend, X_host, np.zeros(n, dtype=np.int64), "float64")
+            params = xpnet.init_params(2, 10, 3, xp=xp, seed=0, dtype="float64")
+            vectorized = median_time(partial(xpnet.forward, X, params), repeats)
+            rowwise = median_time(partial(xpnet.forward_rowwise, X, params), repeats)
+            records.append(
+                {
+                    "backend": backend,
+                    "n": n,
+                    "shape": "d=2, H=10, K=3, float64",
+                    "forward_seconds": vectorized,
+                    "forward_rowwise_seconds": rowwise,
+                    "speedup": rowwise / vectorized,
+                }
+            )
+    return records
+
+
+# --- peak memory ---------------------------------------------------------------------------
+
+
+def _peak_memory(
+    backends: Sequence[str], w: Workload, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    records = []
+    for backend in backends:
+        say(f"peak memory: {backend} (fresh process, {w.n}x{w.d})")
+        command = [
+            sys.executable, "-m", "xpnet.bench._memory", backend,
+            str(w.n), str(w.d), str(w.hidden), str(w.classes), str(w.batch_size),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            records.append({"backend": backend, "error": done.stderr.strip()[-2000:]})
+            continue
+        records.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return records
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+
+def _find(results: list[dict[str, Any]], backend: str, kind: str) -> list[dict[str, Any]]:
+    return [r for r in results if r["backend"] == backend and r["kind"] == kind]
+
+
+def _default(results: list[dict[str, Any]], backend: str) -> dict[str, Any] | None:
+    found = [r for r in _find(results, backend, "xpnet") if r["impl"] == "xpnet"]
+    return found[0] if found else None
+
+
+def _best_native(results: list[dict[str, Any]], backend: str) -> dict[str, Any] | None:
+    natives = _find(results, backend, "native")
+    return min(natives, key=lambda r: r["seconds_per_epoch"]) if natives else None
+
+
+def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    targets: list[dict[str, Any]] = []
+
+    def add(what: str, value: float | None, op: str, bound: float, detail: str) -> None:
+        met = None if value is None else (value <= bound if op == "<=" else value >= bound)
+        targets.append(
+            {"what": what, "value": value, "target": f"{op} {bound}", "met": met, "detail": detail}
+        )
+
+    loads = report["workloads"]
+    for name, bound in (("large", 1.10), ("iris", 1.30)):
+        if name not in loads:
+            continue
+        results = loads[name]["results"]
+        for backend in _TARGET_BACKENDS:
+            ours, theirs = _default(results, backend), _best_native(results, backend)
+            if ours is None or theirs is None:
+                continue
+            add(
+                f"{name}: xpnet / native, {backend}",
+                ours["seconds_per_epoch"] / theirs["seconds_per_epoch"],
+                "<=",
+                bound,
+                f"fastest native: {theirs['impl']}",
+            )
+    for name, backend_rule, bound in (("large", "numpy", 1.3), ("large", "best", 2.0),
+                                      ("iris", "numpy", 2.0)):  # fmt: skip
+        if name not in loads:
+            continue
+        results = loads[name]["results"]
+        sk = _find(results, "sklearn", "sklearn")
+        candidates = [r for r in (_default(results, b) for b in _TARGET_BACKENDS) if r]
+        ours = (
+            min(candidates, key=lambda r: r["seconds_per_epoch"]) if backend_rule == "best"
+            else _default(results, backend_rule)
+        )  # fmt: skip
+        if not sk or ours is None:
+            continue
+        add(
+            f"{name}: sklearn / xpnet, {backend_rule if backend_rule != 'best' else 'best'}",
+            sk[0]["seconds_per_epoch"] / ours["seconds_per_epoch"],
+            ">=",
+            bound,
+            f"xpnet on {ours['backend']}",
+        )
+    if "large" in loads and report.get("matmul", {}).get("best_gflops"):
+        results = loads["large"]["results"]
+        best = min(
+            (r for r in results if r["kind"] == "xpnet"), key=lambda r: r["seconds_per_epoch"]
+        )
+        limit = loads["large"]["limit_seconds_per_epoch"]
+        add(
+            "large: best xpnet epoch / matmul limit",
+            best["seconds_per_epoch"] / limit,
+            "<=",
+            1.3,
+            f"{best['impl']} on {best['backend']}; limit at {report['matmul']['best_gflops']:.0f}"
+            f" GFLOP/s ({report['matmul']['best_backend']})",
+        )
+    for record in report.get("memory", []):
+        if "ratio_first_epoch" in record:
+            add(
+                f"large: peak memory / data, {record['backend']}",
+                record["ratio_first_epoch"],
+                "<=",
+                1.5,
+                f"steady epoch {record['ratio_steady_epoch']:.2f}",
+            )
+    return targets
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    """Run the benchmarks chosen by ``args``; return the report (what ``--json`` writes)."""
+    from ..backends import available_backends
+    from ._memory import METHOD
+    from ._system import system_report
+
+    say: Callable[[str], None] = (lambda _: None) if args.quiet else _say
+    installed = available_backends()
+    chosen = args.backends.split(",") if args.backends else list(_DEFAULT_BACKENDS)
+    unknown = [b for b in chosen if b not in _DEFAULT_BACKENDS]
+    if unknown:
+        raise ValueError(f"--backends: unknown backend(s) {unknown}")
+    backends = [b for b in chosen if b in installed]
+    if "jax" in backends:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)  # iris runs in float64; the others pin float32
+    all_loads = workloads(args.quick)
+    names = args.workloads.split(",") if args.workloads else list(all_loads)
+    unknown = [n for n in names if n not in all_loads]
+    if unknown:
+        raise ValueError(f"--workloads: unknown workload(s) {unknown}; use iris, digits, large")
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "system": system_report(list(argv)),
+        "quick": bool(args.quick),
+        "backends": backends,
+        "skipped_backends": [b for b in chosen if b not in installed],
+    }
+    report["matmul"] = _matmul_rates(backends, args.quick, say)
+    report["workloads"] = {}
+    for name in names:
+        w = all_loads[name]
+        if args.repeats is not None:
+            w = Workload(**{**w.__dict__, "repeats": args.repeats})
+        entry = _run_workload(w, backends, torch_compile=args.torch_compile, say=say)
+        entry["limit_seconds_per_epoch"] = w.flops_per_epoch() / (
+            report["matmul"]["best_gflops"] * 1e9
+        )
+        report["workloads"][name] = entry
+    report["rowwise"] = _rowwise(backends, args.quick, say)
+    large = all_loads["large"]
+    report["memory"] = [] if args.no_memory else _peak_memory(backends, large, say)
+    report["memory_method"] = METHOD
+    report["memory_workload"] = large.as_dict()
+    report["targets"] = _targets(report)
+    report["total_seconds"] = time.perf_counter() - started
+    return report
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m xpnet bench``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    try:
+        report = run(args, argv)
+    except (ValueError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from ._report import format_report
+
+    print(format_report(report))
+    if args.json:
+        directory = os.path.dirname(os.path.abspath(args.json))
+        os.makedirs(directory, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return 0

@@ -1,0 +1,70 @@
+"""Timing: warm-up excluded, cases interleaved round-robin, medians of repeats."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def block(result: Any) -> Any:
+    """Wait for asynchronous backends (JAX dispatch, CUDA streams) to finish ``result``."""
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        result = jax.block_until_ready(result)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return result
+
+
+@dataclass
+class Case:
+    """One thing to time: ``run()`` does a whole unit of work (``units`` epochs or steps)."""
+
+    backend: str
+    impl: str
+    kind: str  # "xpnet", "native", "sklearn"
+    run: Callable[[], Any]
+    units: int = 1
+    first_seconds: float = 0.0
+    samples: list[float] = field(default_factory=list)
+    result: Any = None
+
+    @property
+    def median(self) -> float:
+        """Median seconds per unit."""
+        return statistics.median(self.samples) / self.units
+
+    @property
+    def compile_seconds(self) -> float:
+        """Extra time of the first call over a steady one: compilation and first-use costs."""
+        return max(self.first_seconds - statistics.median(self.samples), 0.0)
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = block(fn())
+    return time.perf_counter() - start, result
+
+
+def measure(cases: Sequence[Case], repeats: int, *, progress: Callable[[str], None]) -> None:
+    """Warm each case up once (timed separately), then time ``repeats`` rounds, interleaving
+    the cases so that a burst of load from elsewhere hits them all alike."""
+    for case in cases:
+        progress(f"  warm-up {case.backend:<16} {case.impl}")
+        case.first_seconds, case.result = _timed(case.run)
+    for _ in range(repeats):
+        for case in cases:
+            seconds, case.result = _timed(case.run)
+            case.samples.append(seconds)
+
+
+def median_time(fn: Callable[[], Any], repeats: int, *, warmup: int = 1) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        block(fn())
+    return statistics.median(_timed(fn)[0] for _ in range(repeats))

@@ -1,0 +1,127 @@
+"""The benchmark harness runs end to end (``--quick``) and reports every measurement.
+
+No timing thresholds: speed is measured by the harness, never asserted by tests. What is
+checked is that the report is complete, every time and rate is positive, and that each
+hand-written native trainer does the same work as xpnet (same final parameters).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import xpnet
+from xpnet.bench import main
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+INSTALLED = [b for b in ("numpy", "array_api_strict", "torch", "jax") if b in
+             xpnet.available_backends()]  # fmt: skip
+NATIVE = {"numpy": 1, "torch": 2, "jax": 2}  # hand-written trainers per backend
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    path = tmp_path_factory.mktemp("bench") / "report.json"
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["--quick", "--quiet", "--json", str(path)])
+    assert status == 0
+    with open(path) as f:
+        return json.load(f), out.getvalue()
+
+
+def _positive(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def test_report_has_every_section(quick_report: tuple[dict, str]) -> None:
+    report, _ = quick_report
+    for key in ("system", "matmul", "workloads", "rowwise", "memory", "targets", "quick"):
+        assert key in report
+    assert report["quick"] is True
+    assert report["backends"] == INSTALLED
+    assert set(report["workloads"]) == {"iris", "digits", "large"}
+    system = report["system"]
+    assert system["command"].startswith("python -m xpnet bench")
+    assert "numpy" in system["kernels"]
+    assert any(info.get("user_api") == "blas" for info in system["blas"])
+    assert "OPENBLAS_CORETYPE" in system["environment"]
+    assert _positive(report["total_seconds"])
+
+
+def test_matmul_rates_are_positive(quick_report: tuple[dict, str]) -> None:
+    matmul = quick_report[0]["matmul"]
+    assert _positive(matmul["best_gflops"])
+    assert matmul["best_backend"] in matmul["gflops"]
+    for rates in matmul["gflops"].values():
+        assert rates
+        assert all(_positive(r) for r in rates.values())
+
+
+@pytest.mark.parametrize("name", ["iris", "digits", "large"])
+def test_workload_results(quick_report: tuple[dict, str], name: str) -> None:
+    entry = quick_report[0]["workloads"][name]
+    config = entry["config"]
+    assert _positive(config["flops_per_epoch"])
+    assert config["steps_per_epoch"] >= 1
+    assert _positive(entry["limit_seconds_per_epoch"])
+    results = entry["results"]
+    for backend in INSTALLED:
+        ours = [r for r in results if r["backend"] == backend and r["impl"] == "xpnet"]
+        assert len(ours) == 1, backend
+        natives = [r for r in results if r["backend"] == backend and r["kind"] == "native"]
+        assert len(natives) == NATIVE.get(backend, 0), backend
+    assert [r["impl"] for r in results if r["kind"] == "sklearn"] == ["MLPClassifier (NumPy)"]
+    for r in results:
+        assert _positive(r["seconds_per_epoch"])
+        assert _positive(r["seconds_per_step"])
+        assert r["repeat_seconds"]
+        assert all(_positive(s) for s in r["repeat_seconds"])
+        assert _positive(r["first_call_seconds"])
+        assert r["compile_seconds"] >= 0
+        assert _positive(r["ratio_to_xpnet"])
+        if r["kind"] != "sklearn":
+            # every trainer did the same work: same sample order, same arithmetic
+            tolerance = 1e-10 if config["dtype"] == "float64" else 1e-4
+            assert r["max_abs_param_diff_vs_xpnet"] <= tolerance, r["impl"]
+    assert entry["sklearn_same_math_max_abs_param_diff"] <= 1e-4
+
+
+def test_rowwise_and_memory(quick_report: tuple[dict, str]) -> None:
+    report = quick_report[0]
+    assert {r["backend"] for r in report["rowwise"]} == set(INSTALLED)
+    for r in report["rowwise"]:
+        assert _positive(r["forward_seconds"])
+        assert _positive(r["forward_rowwise_seconds"])
+    assert [r["backend"] for r in report["memory"]] == INSTALLED
+    for r in report["memory"]:
+        assert "error" not in r, r.get("error")
+        assert _positive(r["data_bytes"])
+        assert r["ratio_first_epoch"] >= 1.0
+        assert r["ratio_steady_epoch"] >= 1.0
+
+
+def test_targets_and_table(quick_report: tuple[dict, str]) -> None:
+    report, printed = quick_report
+    whats = [t["what"] for t in report["targets"]]
+    assert "large: best xpnet epoch / matmul limit" in whats
+    assert "iris: sklearn / xpnet, numpy" in whats
+    for t in report["targets"]:
+        assert _positive(t["value"])
+        assert t["met"] in (True, False)
+    assert "### targets" in printed
+    assert "### iris" in printed
+
+
+def test_bad_arguments_fail_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--quick", "--workloads", "mnist"]) == 2
+    assert "--workloads" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
