@@ -363,7 +363,8 @@ def save_training_plot(
         axes[0, 0], X, y, params, title=f"decision regions (training accuracy {accuracy:.1%})"
     )
     axes[0, 0].legend(loc="upper right", fontsize=8)
-    plot_loss_curves(axes[0, 1], {"training loss": history.loss}, title="loss per epoch")
+    final = f" (last epoch {history.loss[-1]:.4f})" if len(history) else ""
+    plot_loss_curves(axes[0, 1], {"training loss": history.loss}, title=f"loss per epoch{final}")
     if title is not None:
         figure.suptitle(title)
     out = Path(path)
