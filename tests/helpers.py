@@ -13,9 +13,12 @@ from __future__ import annotations
 import enum
 import importlib.util
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import xpnet
 from xpnet._compat import device as _device
@@ -182,3 +185,133 @@ def snapshot(*arrays: Array) -> list[np.ndarray]:
 def assert_unchanged(arrays: Iterable[Array], copies: Iterable[np.ndarray]) -> None:
     for i, (a, c) in enumerate(zip(arrays, copies)):
         np.testing.assert_array_equal(xpnet.to_numpy(a), c, err_msg=f"input {i} was modified")
+
+
+# --- Hypothesis strategies: float64 NumPy inputs, drawn once, then moved to each backend -----
+
+
+def finite_floats(bound: float) -> st.SearchStrategy[float]:
+    """Finite, normal float64 values in ``[-bound, bound]`` (XLA flushes subnormals to zero)."""
+    return st.floats(
+        -bound, bound, allow_nan=False, allow_infinity=False, allow_subnormal=False, width=64
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One drawn network problem, all in NumPy float64: ``X (n, d)``, ``y (n,)``, params."""
+
+    X: np.ndarray
+    y: np.ndarray
+    W1: np.ndarray
+    b1: np.ndarray
+    W2: np.ndarray
+    b2: np.ndarray
+
+    @property
+    def params(self) -> xpnet.Params:
+        return xpnet.Params(self.W1, self.b1, self.W2, self.b2)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.W2.shape[1])
+
+    def min_abs_preactivation(self) -> float:
+        """Distance of the hidden pre-activations ``X W1 + b1`` from the ReLU kink."""
+        return float(np.min(np.abs(self.X @ self.W1 + self.b1)))
+
+    def on(self, backend: Backend) -> tuple[Array, Array, xpnet.Params]:
+        """``(X, y, params)`` on ``backend``."""
+        return (
+            to_backend(self.X, backend),
+            to_backend(self.y, backend),
+            params_to_backend(self.params, backend),
+        )
+
+
+#: Shapes ``(samples, features, hidden, classes)`` for JAX's eager property runs. Eager JAX
+#: compiles every operation anew for each new shape (about 0.05 s each on this machine,
+#: about 1.5 s per drawn network), so on JAX the values are random but the shapes come from
+#: this pool, which holds the edge cases (one sample, one feature, one hidden unit, two
+#: classes, the largest sizes). Random shapes on JAX are drawn by the ``jax.jit`` test.
+JAX_NETWORK_SHAPES = ((1, 1, 1, 2), (3, 2, 4, 3), (12, 5, 8, 5), (7, 1, 3, 2), (5, 4, 1, 4))
+JAX_LOGIT_SHAPES = ((1, 2), (4, 3), (12, 6), (7, 2))
+
+
+def network_shapes(
+    backend: Backend | None = None,
+    *,
+    max_samples: int = 12,
+    max_features: int = 5,
+    max_hidden: int = 8,
+    max_classes: int = 5,
+) -> st.SearchStrategy[tuple[int, int, int, int]]:
+    """``(n, d, hidden, classes)``: random, or from :data:`JAX_NETWORK_SHAPES` on JAX."""
+    if backend is Backend.JAX:
+        limits = (max_samples, max_features, max_hidden, max_classes)
+        pool = [s for s in JAX_NETWORK_SHAPES if all(a <= b for a, b in zip(s, limits))]
+        return st.sampled_from(pool)
+    return st.tuples(
+        st.integers(1, max_samples),
+        st.integers(1, max_features),
+        st.integers(1, max_hidden),
+        st.integers(2, max_classes),
+    )
+
+
+@st.composite
+def cases(
+    draw: st.DrawFn,
+    backend: Backend | None = None,
+    *,
+    max_samples: int = 12,
+    max_features: int = 5,
+    max_hidden: int = 8,
+    max_classes: int = 5,
+    x_bound: float = 2.0,
+    weight_bound: float = 1.5,
+) -> Case:
+    """A network problem: shapes from :func:`network_shapes`, finite float64 values."""
+    n, d, hidden, k = draw(
+        network_shapes(
+            backend,
+            max_samples=max_samples,
+            max_features=max_features,
+            max_hidden=max_hidden,
+            max_classes=max_classes,
+        ),
+        label="(n, d, hidden, classes)",
+    )
+
+    def floats(shape: tuple[int, ...], bound: float) -> np.ndarray:
+        return draw(hnp.arrays(np.float64, shape, elements=finite_floats(bound)))
+
+    X = floats((n, d), x_bound)
+    y = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1)))
+    return Case(
+        X,
+        y,
+        floats((d, hidden), weight_bound),
+        floats((hidden,), weight_bound),
+        floats((hidden, k), weight_bound),
+        floats((k,), weight_bound),
+    )
+
+
+@st.composite
+def logits_and_labels(
+    draw: st.DrawFn,
+    backend: Backend | None = None,
+    *,
+    max_samples: int = 12,
+    max_classes: int = 6,
+    bound: float = 50.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Logits ``z (n, K)`` in float64 and labels ``y (n,)`` in ``[0, K)``."""
+    if backend is Backend.JAX:
+        n, k = draw(st.sampled_from(JAX_LOGIT_SHAPES))
+    else:
+        n, k = draw(st.integers(1, max_samples)), draw(st.integers(2, max_classes))
+    z = draw(hnp.arrays(np.float64, (n, k), elements=finite_floats(bound)))
+    y = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1)))
+    return z, y
