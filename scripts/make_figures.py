@@ -26,7 +26,12 @@ import xpnet
 from xpnet.plot import new_figure, plot_decision_regions, plot_forward_timings, plot_loss_curves
 
 ROOT = Path(__file__).resolve().parent.parent
-LABELS = {"numpy": "NumPy", "array_api_strict": "array-api-strict", "torch": "PyTorch", "jax": "JAX"}
+LABELS = {
+    "numpy": "NumPy",
+    "array_api_strict": "array-api-strict",
+    "torch": "PyTorch",
+    "jax": "JAX",
+}
 
 # The run shown on the training page: iris, 2-10-3, He init, minibatches of 16.
 EPOCHS, LR, BATCH_SIZE, SEED = 200, 0.1, 16, 0
@@ -58,7 +63,7 @@ def backends_figures(out: Path, backends: Sequence[str], *, epochs: int) -> None
     """decision-regions.png (one panel per backend) and loss-curves.png (overlaid)."""
     runs = {b: _train(b, epochs=epochs, lr=LR, batch_size=BATCH_SIZE) for b in backends}
     figure, axes = new_figure(1, len(backends), size=(4.2, 4.0))
-    for ax, (backend, (X, y, params, history)) in zip(axes[0], runs.items()):
+    for ax, (backend, (X, y, params, _)) in zip(axes[0], runs.items()):
         plot_decision_regions(
             ax,
             X,
@@ -78,9 +83,7 @@ def backends_figures(out: Path, backends: Sequence[str], *, epochs: int) -> None
         b: max(abs(a - r) for a, r in zip(run[3].loss, reference[3].loss))
         for b, run in runs.items()
     }
-    params_gap = {
-        b: xpnet.max_relative_error(run[2], reference[2]) for b, run in runs.items()
-    }
+    params_gap = {b: xpnet.max_relative_error(run[2], reference[2]) for b, run in runs.items()}
     figure, axes = new_figure(1, 1, size=(7.0, 4.2))
     plot_loss_curves(
         axes[0, 0],
@@ -137,8 +140,9 @@ def timing_figure(out: Path, backends: Sequence[str], *, repeat: int) -> None:
             "forward (vectorized)": _best_seconds(vectorized, number=20, repeat=repeat),
             "forward_rowwise (loop)": _best_seconds(rowwise, number=2, repeat=repeat),
         }
-        ratio = timings[LABELS[backend]]["forward_rowwise (loop)"] / (
-            timings[LABELS[backend]]["forward (vectorized)"]
+        ratio = (
+            timings[LABELS[backend]]["forward_rowwise (loop)"]
+            / (timings[LABELS[backend]]["forward (vectorized)"])
         )
         print(
             f"  {backend:17s} "
