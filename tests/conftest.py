@@ -7,7 +7,8 @@
 - ``to_xp``: moves NumPy data onto the backend (read-only arrays for
   ``numpy_readonly``, so an in-place write by the code under test raises).
 
-JAX runs with ``jax_enable_x64`` on, so float64 means float64 on every backend.
+JAX runs with ``jax_enable_x64`` on, so float64 means float64 on every backend, and with
+two host devices (``cpu:0``, ``cpu:1``) for the device-mismatch checks.
 Hypothesis: profile ``ci`` (deterministic, no deadline) when ``CI`` is set, else ``dev``.
 """
 
@@ -28,6 +29,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from helpers import Backend, to_backend
 
 if importlib.util.find_spec("jax") is not None:
+    # Two host devices, so the "arrays on two devices" checks run on JAX too. XLA reads
+    # this flag once, when JAX starts: if JAX was imported earlier, those tests skip.
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=2".strip()
     import jax
 
     jax.config.update("jax_enable_x64", True)

@@ -7,6 +7,7 @@ array-api-compat the library relies on, and to patch around their quirks once.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import Any
 
 from array_api_compat import (
@@ -51,22 +52,31 @@ Namespace = Any
 def array_namespace(*arrays: Array, names: tuple[str, ...] | None = None) -> Namespace:
     """The Array-API namespace shared by ``arrays`` (``None`` entries are ignored).
 
-    Arrays of two different libraries raise a ``TypeError`` that names the
-    arguments (when ``names`` is given) instead of array-api-compat's generic one.
+    When ``names`` is given, a mix of libraries (or something that is no array)
+    raises a ``TypeError`` that starts with the name of the odd one out, instead
+    of array-api-compat's generic one.
     """
     try:
         return _array_namespace(*arrays)
     except TypeError as exc:
         if names is None:
             raise
-        kinds = [
-            f"{name}: {type(a).__module__}.{type(a).__name__}"
-            for name, a in zip(names, arrays)
-            if a is not None
-        ]
-        raise TypeError(
-            "all arrays must come from one backend, got " + ", ".join(kinds) + f" ({exc})"
-        ) from None
+        named = [(name, a) for name, a in zip(names, arrays) if a is not None]
+        libraries = [type(a).__module__.split(".")[0] for _, a in named]
+        common = Counter(libraries).most_common(1)[0][0]
+        odd = [name for (name, _), library in zip(named, libraries) if library != common]
+        kinds = ", ".join(f"{name}: {_kind(a)}" for name, a in named)
+        if odd:
+            first = dict(named)[odd[0]]
+            raise TypeError(
+                f"{odd[0]}: is a {_kind(first)} but the other arrays come from {common}; "
+                f"all arrays must come from one backend ({kinds})"
+            ) from None
+        raise TypeError(f"{named[0][0]}: {exc} ({kinds})") from None
+
+
+def _kind(x: Any) -> str:
+    return f"{type(x).__module__}.{type(x).__name__}"
 
 
 def is_traced(x: Array) -> bool:

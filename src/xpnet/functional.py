@@ -40,7 +40,7 @@ def relu(x: Array, /) -> Array:
     >>> xpnet.relu(xp.asarray([-1.0, 0.0, 2.0]))
     Array([0., 0., 2.], dtype=array_api_strict.float64)
     """
-    xp = array_namespace(x)
+    xp = array_namespace(x, names=("x",))
     check.check_floating(x, "x", xp=xp)
     return _relu(x, xp=xp)
 
@@ -61,7 +61,7 @@ def relu_grad(x: Array, /) -> Array:
     >>> xpnet.relu_grad(xp.asarray([-1.0, 0.0, 2.0]))
     Array([0., 0., 1.], dtype=array_api_strict.float64)
     """
-    xp = array_namespace(x)
+    xp = array_namespace(x, names=("x",))
     check.check_floating(x, "x", xp=xp)
     return xp.astype(x > 0, x.dtype)
 
@@ -81,7 +81,7 @@ def softmax(z: Array, /, *, axis: int = -1) -> Array:
     >>> xpnet.softmax(xp.asarray([[1000.0, 1000.0]]))
     Array([[0.5, 0.5]], dtype=array_api_strict.float64)
     """
-    xp = array_namespace(z)
+    xp = array_namespace(z, names=("z",))
     check.check_floating(z, "z", xp=xp)
     return _softmax(z, axis=axis, xp=xp)
 
@@ -100,7 +100,7 @@ def log_softmax(z: Array, /, *, axis: int = -1) -> Array:
     >>> xpnet.log_softmax(xp.asarray([[0.0, -1000.0]]))
     Array([[    0., -1000.]], dtype=array_api_strict.float64)
     """
-    xp = array_namespace(z)
+    xp = array_namespace(z, names=("z",))
     check.check_floating(z, "z", xp=xp)
     return _log_softmax(z, axis=axis, xp=xp)
 
@@ -135,7 +135,7 @@ def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
     Array([[1., 0., 0.],
            [0., 0., 1.]], dtype=array_api_strict.float64)
     """
-    xp = array_namespace(y)
+    xp = array_namespace(y, names=("y",))
     check.check_num_classes(num_classes, "num_classes")
     if not xp.isdtype(y.dtype, "integral"):
         raise TypeError(f"y: labels must have an integer dtype, got {y.dtype}")
@@ -157,8 +157,9 @@ def _check_logits_labels(z: Array, y: Array) -> Namespace:
     xp = array_namespace(z, y, names=("z", "y"))
     check.check_floating(z, "z", ndim=2, xp=xp)
     check.check_nonempty(z, "z")
+    check.check_num_classes(int(z.shape[1]), "z.shape[1]")
+    check.check_same_device([z, y], ["z", "y"])  # before the label values are read
     check.check_labels(y, "y", n=z.shape[0], num_classes=z.shape[1], xp=xp)
-    check.check_same_device([z, y], ["z", "y"])
     return xp
 
 
