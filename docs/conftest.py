@@ -5,9 +5,12 @@ an example becomes one test item per backend, named ``sybil:<backend>,line:N,col
 The only thing injected into a page's namespace is ``backend``, the backend's name; the
 pages make ``xp = xpnet.namespace(backend)`` themselves, as a reader would.
 
-A code block right after ``<!-- only-on: torch -->`` (any comma-separated backend names)
-runs only on those backends: that is how a page shows the error message each backend
-raises for the same mistake. A backend that is not installed is skipped, never failed.
+Examples are ``pycon`` code blocks, ``>>>`` sessions whose shown output is checked as in
+a doctest (an output may hold blank lines, as NumPy prints 3-D arrays); ``python`` blocks
+are run too. The code block that follows ``<!-- only-on: torch -->`` (any comma-separated
+backend names; blank lines may separate them) runs only on those backends: that is how a
+page shows the error message each backend raises for the same mistake. A backend that
+is not installed is skipped, never failed.
 
 JAX runs with ``jax_enable_x64`` on while a page is tested (the examples show float64
 values) and with its traceback filtering off (its note would follow an error message);
@@ -26,7 +29,8 @@ import pytest
 import sybil.parsers.abstract.doctest
 from sybil import Document, Example, Region, Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
-from sybil.parsers.markdown import PythonCodeBlockParser
+from sybil.evaluators.python import PythonEvaluator
+from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
 from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 from sybil.sybil import SybilCollection
 
@@ -81,19 +85,25 @@ class DocTestStringParser(sybil.parsers.abstract.doctest.DocTestStringParser):
 
 
 class BackendParser:
-    """Python code blocks and ``>>>`` examples, minus blocks marked for other backends."""
+    """``pycon`` blocks (``>>>`` sessions, checked like doctests) and ``python`` blocks (run),
+    minus the blocks marked for other backends."""
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
-        self.parser = PythonCodeBlockParser(doctest_optionflags=OPTIONFLAGS)
-        self.parser.doctest_parser = DocTestStringParser(DocTestEvaluator(OPTIONFLAGS))
+        self.parsers = []
+        for language in ("pycon", "python"):
+            parser = PythonCodeBlockParser(doctest_optionflags=OPTIONFLAGS)
+            parser.doctest_parser = DocTestStringParser(DocTestEvaluator(OPTIONFLAGS))
+            parser.codeblock_parser = CodeBlockParser(language, PythonEvaluator(()))
+            self.parsers.append(parser)
 
     def __call__(self, document: Document) -> Iterable[Region]:
         marked = _blocks_only_on(document)
-        for region in self.parser(document):
-            owners = [names for start, end, names in marked if start <= region.start < end]
-            if not owners or self.backend in owners[0]:
-                yield region
+        for parser in self.parsers:
+            for region in parser(document):
+                owners = [names for start, end, names in marked if start <= region.start < end]
+                if not owners or self.backend in owners[0]:
+                    yield region
 
 
 class SkipParser:

@@ -40,7 +40,7 @@ def _load(path: Path, name: str) -> ModuleType:
 PAGE = """\
 # A page
 
-```python
+```pycon
 >>> import xpnet
 >>> xp = xpnet.namespace(backend)
 >>> xpnet.to_numpy(xp.reshape(xp.arange(8), (2, 2, 2)))
@@ -51,15 +51,20 @@ array([[[0, 1],
         [6, 7]]])
 ```
 
-```python
+```pycon
 >>> 1 + 1
 3
 ```
 
 <!-- only-on: torch -->
-```python
+
+```pycon
 >>> backend
 'torch'
+```
+
+```python
+assert backend in ("numpy", "torch")
 ```
 """
 
@@ -89,19 +94,21 @@ def test_harness_checks_outputs_and_runs_only_on_blocks_on_their_backend(tmp_pat
     numpy_run = _run_page(tmp_path, PAGE, "numpy")
     # three lines of the first block and the wrong "1 + 1" (blank lines inside an output are
     # part of it); the torch-only block is not an example on numpy at all
-    assert numpy_run == {4: "passed", 5: "passed", 6: "passed", 15: "SybilFailure"}
+    # the plain python block at line 26 is run as code
+    expected = {4: "passed", 5: "passed", 6: "passed", 15: "SybilFailure", 26: "passed"}
+    assert numpy_run == expected
     if "torch" in BACKENDS:
         torch_run = _run_page(tmp_path, PAGE, "torch")
-        assert torch_run[21] == "passed"
-        assert len(torch_run) == 5
+        assert torch_run == {**expected, 22: "passed"}
+    assert _run_page(tmp_path, PAGE, "jax")[26] == "AssertionError"
 
 
 def test_harness_rejects_a_misplaced_or_unknown_only_on(tmp_path: Path) -> None:
-    misplaced = "<!-- only-on: numpy -->\nsome prose\n```python\n>>> 1\n1\n```\n"
+    misplaced = "<!-- only-on: numpy -->\nsome prose\n```pycon\n>>> 1\n1\n```\n"
     with pytest.raises(ValueError, match="must be followed by a code block"):
         _run_page(tmp_path, misplaced, "numpy")
     with pytest.raises(ValueError, match="unknown backend"):
-        _run_page(tmp_path, "<!-- only-on: tensorflow -->\n```python\n>>> 1\n1\n```\n", "numpy")
+        _run_page(tmp_path, "<!-- only-on: tensorflow -->\n```pycon\n>>> 1\n1\n```\n", "numpy")
 
 
 # --- the pages, the navigation and the API reference ----------------------------------------
@@ -120,7 +127,7 @@ def test_the_pages_teach_with_one_code_path() -> None:
     """Every page with examples gets its namespace from ``backend``, the one injected name."""
     for page in DOCS.glob("*.md"):
         text = page.read_text(encoding="utf-8")
-        if "```python" in text and page.name != "index.md":
+        if "```pycon" in text and page.name != "index.md":
             assert "xpnet.namespace(backend)" in text or "backend in " in text, page.name
 
 
