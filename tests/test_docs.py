@@ -247,3 +247,13 @@ def test_make_figures_script_writes_every_picture(tmp_path: Path) -> None:
     assert expected <= committed
     pages = " ".join(p.read_text(encoding="utf-8") for p in DOCS.glob("*.md"))
     assert all(f"img/{name}" in pages for name in expected)
+
+
+def test_the_examples_of_the_plot_docstrings_run() -> None:
+    pytest.importorskip("matplotlib")
+    import doctest
+
+    plot = importlib.import_module("xpnet.plot")
+    result = doctest.testmod(plot, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 10
+    assert result.failed == 0

@@ -70,7 +70,7 @@ def new_figure(
     -------
     figure : matplotlib.figure.Figure
         Save it with ``figure.savefig(path)``.
-    axes : numpy.ndarray of matplotlib.axes.Axes, shape (nrows, ncols)
+    axes : numpy.ndarray of matplotlib.axes.Axes, of shape (nrows, ncols)
 
     Examples
     --------
@@ -116,9 +116,9 @@ def plot_decision_regions(
     ----------
     ax : matplotlib.axes.Axes
         Where to draw.
-    X : array, shape (n, 2)
+    X : array of shape (n, 2)
         Inputs with two features (the lecture's iris plane).
-    y : array of int, shape (n,)
+    y : array of int of shape (n,)
         Labels, used to colour the samples.
     params : Params
         A trained (or untrained) network with 2 inputs.
@@ -326,9 +326,9 @@ def save_training_plot(
     ----------
     path : str or Path
         Where to write the figure.
-    X : array, shape (n, 2)
+    X : array of shape (n, 2)
         The training inputs (two features).
-    y : array of int, shape (n,)
+    y : array of int of shape (n,)
         The training labels.
     params : Params
         The trained parameters.
