@@ -53,3 +53,13 @@ def test_load_digits_scaled_to_unit_interval(backend: Backend) -> None:
     assert host.min() == 0.0
     assert host.max() == 1.0
     assert sorted(set(xpnet.to_numpy(y).tolist())) == list(range(10))
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize(("features", "classes"), [(2, 3), (2, 8), (5, 4)])
+def test_make_blobs_classes_do_not_overlap(seed: int, features: int, classes: int) -> None:
+    # the nearest class mean classifies every sample: the set is separable for any seed
+    X, y = xpnet.datasets.make_blobs(300, features, classes, seed=seed, spread=0.5)
+    means = np.stack([X[y == k].mean(axis=0) for k in range(classes)])
+    nearest = np.argmin(np.linalg.norm(X[:, None, :] - means[None], axis=2), axis=1)
+    np.testing.assert_array_equal(nearest, y)

@@ -93,6 +93,10 @@ def make_blobs(
 ) -> tuple[Array, Array]:
     """Gaussian blobs around well-separated centres: an easy, separable classification set.
 
+    The centres are drawn in ``[-5, 5]^d`` (a wider box if they do not fit), each at
+    least ``8 * spread`` from the others, so the classes do not overlap: four standard
+    deviations of margin on each side.
+
     Examples
     --------
     >>> import xpnet
@@ -103,12 +107,28 @@ def make_blobs(
     """
     from sklearn.datasets import make_blobs as sklearn_blobs
 
+    centres = _separated_centres(n_classes, n_features, 8.0 * spread, seed=seed)
     X, y = sklearn_blobs(
-        n_samples=n_samples,
-        n_features=n_features,
-        centers=n_classes,
-        cluster_std=spread,
-        center_box=(-5.0, 5.0),
-        random_state=seed,
+        n_samples=n_samples, centers=centres, cluster_std=spread, random_state=seed
     )
     return _place(X, y, backend, dtype, device)
+
+
+def _separated_centres(k: int, d: int, min_distance: float, *, seed: int) -> np.ndarray:
+    """``k`` points in ``[-half, half]^d``, pairwise at least ``min_distance`` apart.
+
+    Rejection sampling from ``seed``; the box grows when 1000 draws in a row fail.
+    """
+    rng = np.random.default_rng(seed)
+    half, misses = 5.0, 0
+    centres: list[np.ndarray] = []
+    while len(centres) < k:
+        candidate = rng.uniform(-half, half, size=d)
+        if all(np.linalg.norm(candidate - c) >= min_distance for c in centres):
+            centres.append(candidate)
+            misses = 0
+            continue
+        misses += 1
+        if misses == 1000:
+            half, misses = half * 1.25, 0
+    return np.stack(centres)
