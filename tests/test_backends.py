@@ -281,3 +281,14 @@ def test_moving_read_only_memory_to_torch_copies_it(source: str) -> None:
     tensor = xpnet.asarray(src, backend="torch")
     tensor += 1  # an in-place write on the new tensor must not reach the source
     np.testing.assert_array_equal(xpnet.to_numpy(src), [0.0, 1.0, 2.0])
+
+
+def test_the_read_only_numpy_backend_catches_in_place_writes() -> None:
+    source = np.arange(3.0)
+    x = to_backend(source, Backend.NUMPY_READONLY)
+    with pytest.raises(ValueError, match="read-only"):
+        x += 1
+    with pytest.raises(ValueError, match="read-only"):
+        np.maximum(x, 0, out=x)
+    assert source.flags.writeable  # the caller's array is copied, never frozen
+    np.testing.assert_array_equal(x, source)

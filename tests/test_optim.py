@@ -283,8 +283,8 @@ def test_jax_compiled_and_eager_training_agree(iris) -> None:
     pytest.importorskip("jax")
     X, y = (to_backend(a, Backend.JAX) for a in iris)
     start = params_to_backend(xpnet.init_params(2, 10, 3, seed=0), Backend.JAX)
-    jitted, h_jit = xpnet.train(X, y, start, epochs=5, lr=0.3, batch_size=32, compile="auto")
-    eager, h_eager = xpnet.train(X, y, start, epochs=5, lr=0.3, batch_size=32, compile="none")
+    jitted, h_jit = xpnet.train(X, y, start, epochs=4, lr=0.3, batch_size=50, compile="auto")
+    eager, h_eager = xpnet.train(X, y, start, epochs=4, lr=0.3, batch_size=50, compile="none")
     assert_params_close(jitted, eager, **TOL)
     np.testing.assert_allclose(h_jit.loss, h_eager.loss, rtol=1e-12)
 

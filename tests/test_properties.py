@@ -295,6 +295,8 @@ def test_jax_jit_matches_numpy_on_random_shapes(case: Case, lr: float) -> None:
     assert_params_close(stepped, ref_step, backend=Backend.JAX, **EXACT)
 
 
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call to a `functools.lru_cache`")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch")
 def test_torch_compile_equals_eager() -> None:
     torch = pytest.importorskip("torch")
     if not hasattr(torch, "compile"):
