@@ -1,35 +1,223 @@
-"""How a training step is driven on each backend: the only per-backend code in training.
+"""How a training epoch is driven on each backend: the only per-backend code in training.
 
-The step itself is the generic function from :mod:`xpnet.optim`; a driver may
-only wrap it (``jax.jit``, ``torch.compile``), never change its math.
+The step itself is the generic function from :mod:`xpnet.optim`
+(``step(params, X, y, lr, *, xp) -> (params, loss_sum, hits)``); a driver only decides how
+it is called: eagerly in a Python loop, under ``jax.jit`` one step at a time, the whole epoch
+under ``jax.jit`` with ``lax.scan`` over the minibatches, or through ``torch.compile``. It
+never changes the math, and every driver visits the same minibatches in the same order, so
+all of them give the same results (see ``tests/test_fast_paths.py``).
+
+Minibatches are drawn by index from the data set, which is never copied: the epoch's
+sample order is moved onto the device once per epoch and sliced, and each batch is a
+``take`` of its rows (or a plain slice when the data are not shuffled).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._compat import is_jax_namespace, is_torch_namespace
+import numpy as np
 
+from ._compat import device, is_jax_namespace, is_torch_namespace
+from .backends import asarray
+from .functional import _one_hot
+
+Array = Any
 Namespace = Any
-Step = Callable[..., Any]
+Step = Callable[..., tuple[Any, Array, Array]]
+#: ``run(params, X, y, order, size, lrs) -> (params, loss_sum, hits)``: one epoch.
+EpochRunner = Callable[[Any, Array, Array, "np.ndarray | None", int, Sequence[float]], Any]
 
-COMPILE_MODES = ("auto", "none", "jit")
+#: ``auto``: the fastest driver of the backend (the compiled epoch on JAX, eager elsewhere);
+#: ``none``: eager; ``jit``: each step compiled (``jax.jit``, ``torch.compile`` on torch);
+#: ``epoch``: the whole epoch compiled where the backend can (JAX), eager elsewhere.
+COMPILE_MODES = ("auto", "none", "jit", "epoch")
 
 
-def compile_step(step: Step, xp: Namespace, mode: str) -> Step:
-    """Wrap ``step`` for ``xp``: ``jax.jit`` on JAX (``auto`` and ``jit``), ``torch.compile``
-    on torch when ``mode="jit"``, the plain function otherwise."""
+def epoch_runner(step: Step, xp: Namespace, mode: str) -> EpochRunner:
+    """The function that runs one epoch of ``step`` on ``xp`` in compile ``mode``."""
     if mode not in COMPILE_MODES:
         raise ValueError(f"compile: unknown mode {mode!r}; use one of {COMPILE_MODES}")
-    if mode == "none":
-        return step
-    if is_jax_namespace(xp):
-        import jax
+    if is_jax_namespace(xp) and mode != "none":
+        return _jax_runner(step, xp, per_step=mode == "jit")
+    if is_torch_namespace(xp) and mode == "jit":
+        return _torch_compiled_runner(step, xp)
+    return _EagerEpoch(step, xp)
 
-        return jax.jit(step)
-    if mode == "jit" and is_torch_namespace(xp):
+
+# --- eager: a Python loop over the minibatches ------------------------------------------------
+
+
+def _take_fn(xp: Namespace) -> Callable[[Array, Array], Array]:
+    """Rows ``idx`` of ``x``. On torch, ``index_select`` itself: array-api-compat's ``take``
+    also remaps negative indices, two more kernel launches that sample indices never need."""
+    if is_torch_namespace(xp):
         import torch
 
-        return torch.compile(step, dynamic=False)
-    return step
+        return lambda x, idx: torch.index_select(x, 0, idx)
+    return lambda x, idx: xp.take(x, idx, axis=0)
+
+
+class _EagerEpoch:
+    """A Python loop over the minibatches, calling the step on each (no compiler).
+
+    Loop-invariant work is hoisted out of the steps: the one-hot targets of the whole data
+    set are built once per ``train`` call (when no larger than the data, or small) and a
+    batch takes its rows like it takes its inputs; the batch losses and hit counts are
+    summed once per epoch.
+    """
+
+    def __init__(self, step: Step, xp: Namespace) -> None:
+        self.step, self.xp, self.take = step, xp, _take_fn(xp)
+        self.targets: Array | None = None  # one-hot rows of y, built on the first epoch
+        self.targets_of: Array | None = None
+
+    def _targets(self, y: Array, num_classes: int, X: Array) -> Array | None:
+        if self.targets_of is not y:
+            n, d = X.shape
+            small = n * num_classes <= max(n * d, 1 << 20)
+            self.targets_of = y
+            self.targets = _one_hot(y, num_classes, dtype=X.dtype, xp=self.xp) if small else None
+        return self.targets
+
+    def __call__(
+        self,
+        params: Any,
+        X: Array,
+        y: Array,
+        order: np.ndarray | None,
+        size: int,
+        lrs: Sequence[float],
+    ) -> tuple[Any, Array, Array]:
+        step, xp, take, n = self.step, self.xp, self.take, X.shape[0]
+        targets = self._targets(y, params[2].shape[1], X)
+        if order is None and size >= n:  # full batch: one step
+            return step(params, X, y, lrs[0], xp=xp, e_y=targets)
+        if order is not None:
+            order = asarray(order, backend=xp, device=device(X))  # once per epoch
+        losses, hits = [], []
+        e_y = None
+        for i, start in enumerate(range(0, n, size)):
+            stop = min(start + size, n)  # the standard leaves out-of-bounds slice stops undefined
+            if order is not None:
+                idx = order[start:stop]
+                Xb, yb = take(X, idx), take(y, idx)
+                if targets is not None:
+                    e_y = take(targets, idx)
+            else:
+                Xb, yb = X[start:stop, ...], y[start:stop]
+                if targets is not None:
+                    e_y = targets[start:stop, ...]
+            params, batch_loss, batch_hits = step(params, Xb, yb, lrs[i], xp=xp, e_y=e_y)
+            losses.append(batch_loss)
+            hits.append(batch_hits)
+        return params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))
+
+
+# --- JAX: jax.jit per step, or the whole epoch as one lax.scan ----------------------------------
+
+
+@functools.cache
+def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``jax.jit`` of one step (batch gathered inside) and of a ``lax.scan`` over a matrix of
+    batch indices. Cached, so that every ``train`` call reuses the compiled code."""
+    import jax
+
+    def gather_step(params: Any, X: Array, y: Array, idx: Array | None, lr: Any) -> Any:
+        if idx is not None:
+            X, y = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
+        return step(params, X, y, lr, xp=xp)
+
+    def scan_epoch(params: Any, X: Array, y: Array, batches: Array, lrs: Array) -> Any:
+        _, loss_shape, hits_shape = jax.eval_shape(gather_step, params, X, y, batches[0], lrs[0])
+
+        def body(carry: Any, batch: Any) -> Any:
+            params, loss_sum, hits = carry
+            params, batch_loss, batch_hits = gather_step(params, X, y, *batch)
+            return (params, loss_sum + batch_loss, hits + batch_hits), None
+
+        zeros = (xp.zeros((), dtype=loss_shape.dtype), xp.zeros((), dtype=hits_shape.dtype))
+        return jax.lax.scan(body, (params, *zeros), (batches, lrs))[0]
+
+    return jax.jit(gather_step), jax.jit(scan_epoch)
+
+
+def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
+    one_step, scan_epoch = _jax_compiled(step, xp)
+
+    def run(
+        params: Any, X: Array, y: Array, order: np.ndarray | None, size: int, lrs: Sequence[float]
+    ) -> tuple[Any, Array, Array]:
+        n = X.shape[0]
+        if size >= n and order is None:
+            return one_step(params, X, y, None, lrs[0])  # full batch: one step per epoch
+        index_dtype = np.int32 if n < 2**31 else np.int64
+        order = np.arange(n, dtype=index_dtype) if order is None else order.astype(index_dtype)
+        full = (n // size) * size  # samples in full batches; the rest is one smaller batch
+        loss_sum = hits = None
+        if per_step:
+            starts = range(0, n, size)
+        else:
+            starts = range(full, n, size)
+            if full:
+                batches = order[:full].reshape(full // size, size)
+                rates = np.asarray(lrs[: full // size], dtype=X.dtype)
+                params, loss_sum, hits = scan_epoch(params, X, y, batches, rates)
+        for start in starts:
+            lr = lrs[start // size]
+            params, batch_loss, batch_hits = one_step(
+                params, X, y, order[start : start + size], lr
+            )
+            if loss_sum is None:
+                loss_sum, hits = batch_loss, batch_hits
+            else:
+                loss_sum, hits = loss_sum + batch_loss, hits + batch_hits
+        return params, loss_sum, hits
+
+    return run
+
+
+# --- torch.compile ----------------------------------------------------------------------------
+
+
+@functools.cache
+def _torch_compiled(step: Step, xp: Namespace) -> Callable[..., Any]:
+    import torch
+
+    def gather_step(params: Any, X: Array, y: Array, idx: Array | None, lr: Array) -> Any:
+        if idx is not None:
+            X, y = torch.index_select(X, 0, idx), torch.index_select(y, 0, idx)
+        return step(params, X, y, lr, xp=xp)
+
+    return torch.compile(gather_step, dynamic=False)
+
+
+def _torch_compiled_runner(step: Step, xp: Namespace) -> EpochRunner:
+    compiled = _torch_compiled(step, xp)
+
+    def run(
+        params: Any, X: Array, y: Array, order: np.ndarray | None, size: int, lrs: Sequence[float]
+    ) -> tuple[Any, Array, Array]:
+        import torch
+
+        n = X.shape[0]
+        # The learning rate goes in as a 0-D tensor, so that a schedule does not recompile.
+        rates = torch.asarray(np.asarray(lrs), dtype=X.dtype, device=X.device)
+        indices = None
+        if order is not None:
+            indices = torch.asarray(order, device=X.device)
+        elif size < n:
+            indices = torch.arange(n, device=X.device)
+        loss_sum = hits = None
+        for i, start in enumerate(range(0, n, size)):
+            idx = None if indices is None else indices[start : start + size]
+            params, batch_loss, batch_hits = compiled(params, X, y, idx, rates[i])
+            if loss_sum is None:
+                loss_sum, hits = batch_loss, batch_hits
+            else:
+                loss_sum, hits = loss_sum + batch_loss, hits + batch_hits
+        return params, loss_sum, hits
+
+    return run

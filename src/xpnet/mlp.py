@@ -197,20 +197,25 @@ def forward_rowwise(X: Array, params: Params, /) -> tuple[Array, Array]:
 # --- backward -----------------------------------------------------------------------------
 
 
-def _loss_grad_logits(
-    X: Array, y: Array, params: Params, *, xp: Namespace
+def _loss_sum_grad_logits(
+    X: Array, y: Array, params: Params, *, xp: Namespace, e_y: Array | None = None
 ) -> tuple[Array, Params, Array]:
-    """Mean loss, hand-derived gradients and logits, sharing one forward pass."""
+    """Summed loss, hand-derived gradients of the *mean* loss, and logits: one forward pass.
+
+    The loss is returned as a sum (``n J``) so that a training step can accumulate an
+    epoch's loss without dividing and multiplying by ``n`` again. ``e_y``, the one-hot rows
+    of ``y``, may be passed in when a caller reuses them (full-batch training).
+    """
     W1, b1, W2, b2 = params
     n = X.shape[0]
     h, z = _forward(X, params, xp=xp)
     log_p = _log_softmax(z, axis=1, xp=xp)
-    e_y = _one_hot(y, z.shape[1], dtype=z.dtype, xp=xp)
-    loss = -xp.sum(e_y * log_p) / n
+    if e_y is None:
+        e_y = _one_hot(y, z.shape[1], dtype=z.dtype, xp=xp)
     dz = (xp.exp(log_p) - e_y) / n  # dJ/dz = (p - e_y) / n
-    dh = xp.where(h > 0, dz @ W2.T, 0.0)  # (dJ/dz W2^T) * g'(h)
+    dh = (dz @ W2.T) * xp.astype(h > 0, h.dtype)  # (dJ/dz W2^T) * g'(h)
     grads = Params(X.T @ dh, xp.sum(dh, axis=0), h.T @ dz, xp.sum(dz, axis=0))
-    return loss, grads, z
+    return -xp.sum(e_y * log_p), grads, z
 
 
 def backward(X: Array, y: Array, params: Params, /) -> Params:
@@ -244,8 +249,8 @@ def loss_and_grad(X: Array, y: Array, params: Params, /) -> tuple[Array, Params]
     ()
     """
     xp = _check_model(X, params, y)
-    loss, grads, _ = _loss_grad_logits(X, y, params, xp=xp)
-    return loss, grads
+    loss_sum, grads, _ = _loss_sum_grad_logits(X, y, params, xp=xp)
+    return loss_sum / X.shape[0], grads
 
 
 # --- prediction ---------------------------------------------------------------------------

@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _validation as check
-from ._compat import device
-from ._drivers import compile_step
+from ._drivers import epoch_runner
 from ._rng import epoch_orders
-from .backends import asarray
-from .mlp import Params, _check_model, _loss_grad_logits
+from .mlp import Params, _check_model, _loss_sum_grad_logits
 
 __all__ = [
     "History",
@@ -158,12 +156,15 @@ class History:
 
 
 def _train_step(
-    params: Params, X: Array, y: Array, lr: Any, *, xp: Namespace
+    params: Params, X: Array, y: Array, lr: Any, *, xp: Namespace, e_y: Array | None = None
 ) -> tuple[Params, Array, Array]:
-    """One SGD step on a batch; returns the new params, the batch's summed loss and hits."""
-    loss, grads, z = _loss_grad_logits(X, y, params, xp=xp)
-    hits = xp.sum(xp.astype(xp.argmax(z, axis=1) == y, z.dtype))
-    return _sgd_step(params, grads, lr), loss * X.shape[0], hits
+    """One SGD step on a batch; returns the new params, the batch's summed loss and hits.
+
+    ``e_y`` (optional): the one-hot rows of ``y``, when the driver keeps them across steps.
+    """
+    loss_sum, grads, z = _loss_sum_grad_logits(X, y, params, xp=xp, e_y=e_y)
+    hits = xp.count_nonzero(xp.argmax(z, axis=1) == y)
+    return _sgd_step(params, grads, lr), loss_sum, hits
 
 
 def train(
@@ -208,9 +209,13 @@ def train(
     callback : callable, optional
         ``callback(epoch, params, record)`` after each epoch; ``record`` holds
         ``loss``, ``accuracy``, ``lr``; returning True stops training.
-    compile : {"auto", "none", "jit"}
-        ``"auto"`` runs the step under ``jax.jit`` on JAX and eagerly elsewhere;
-        ``"jit"`` also uses ``torch.compile`` on torch; ``"none"`` never compiles.
+    compile : {"auto", "none", "jit", "epoch"}
+        How the generic step is driven; every mode gives the same results.
+        ``"auto"``: the fastest for the backend (``"epoch"`` on JAX, eager elsewhere);
+        ``"none"``: eagerly, one Python call per minibatch; ``"jit"``: each step
+        compiled (``jax.jit`` on JAX, ``torch.compile`` on torch); ``"epoch"``: the
+        whole epoch compiled into one ``jax.jit``-ed ``lax.scan`` over the minibatches
+        (JAX; eager elsewhere).
 
     Examples
     --------
@@ -227,29 +232,22 @@ def train(
     if batch_size is not None:
         check.check_positive_int(batch_size, "batch_size")
     schedule = _as_schedule(lr)
-    step = compile_step(_bind(xp), xp, compile)
+    run_epoch = epoch_runner(_train_step, xp, compile)
     n = X.shape[0]
-    full_batch = batch_size is None or batch_size >= n
+    size = n if batch_size is None or batch_size >= n else batch_size
+    steps = -(-n // size)
+    # Same draws as `minibatches`: one permutation per epoch, only when there is an order.
+    orders = epoch_orders(n, seed=seed, shuffle=True) if shuffle and size < n else None
     history = History()
     bar = _progress_bar(epochs, progress)
     t = 0
-    orders = minibatches(n, None if full_batch else batch_size, seed=seed, shuffle=shuffle)
     for epoch in range(epochs):
         start = time.perf_counter()
-        batches = [None] if full_batch else next(orders)
-        loss_sum, hits = 0.0, 0.0
-        eta = schedule(t)
-        for batch in batches:
-            eta = schedule(t)
-            if batch is None:
-                Xb, yb = X, y
-            else:
-                idx = asarray(batch, backend=xp, device=device(X))
-                Xb, yb = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
-            params, batch_loss, batch_hits = step(params, Xb, yb, eta)
-            loss_sum, hits = loss_sum + batch_loss, hits + batch_hits
-            t += 1
-        record = {"loss": float(loss_sum) / n, "accuracy": float(hits) / n, "lr": float(eta)}
+        order = None if orders is None else next(orders)
+        lrs = [schedule(t + i) for i in range(steps)]
+        params, loss_sum, hits = run_epoch(params, X, y, order, size, lrs)
+        t += steps
+        record = {"loss": float(loss_sum) / n, "accuracy": float(hits) / n, "lr": float(lrs[-1])}
         history.loss.append(record["loss"])
         history.accuracy.append(record["accuracy"])
         history.lr.append(record["lr"])
@@ -264,13 +262,6 @@ def train(
     if bar is not None:
         bar.close()
     return params, history
-
-
-def _bind(xp: Namespace) -> Callable[..., tuple[Params, Array, Array]]:
-    def step(params: Params, X: Array, y: Array, lr: Any) -> tuple[Params, Array, Array]:
-        return _train_step(params, X, y, lr, xp=xp)
-
-    return step
 
 
 def _progress_bar(epochs: int, progress: bool) -> Any:

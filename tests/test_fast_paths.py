@@ -1,0 +1,209 @@
+"""Every fast path of training gives the results of the plain one.
+
+``train`` drives the generic step in several ways (``xpnet._drivers``): an eager loop that
+hoists loop-invariant work (one-hot targets, epoch sums), ``jax.jit`` per step, the whole
+epoch as one jitted ``lax.scan``, and ``torch.compile``. The reference here is the plainest
+possible loop, written with the public API only: ``minibatches`` for the sample order,
+``xp.take`` for each batch, ``loss_and_grad`` and ``sgd_step``. All must agree in float64
+to rounding, on every backend, with the same minibatch order everywhere.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from helpers import Backend
+
+import xpnet
+from xpnet._compat import device
+from xpnet.optim import minibatches
+
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def _data(n: int = 90, d: int = 5, k: int = 4, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.argmax(X @ rng.standard_normal((d, k)), axis=1)
+    return X, y
+
+
+def _reference(
+    X: Any,
+    y: Any,
+    params: xpnet.Params,
+    *,
+    epochs: int,
+    lr: Any,
+    batch_size: int | None,
+    shuffle: bool,
+    seed: int,
+) -> tuple[xpnet.Params, list[float], list[float]]:
+    """The plain loop: public functions only, one batch at a time, nothing hoisted."""
+    xp = xpnet.namespace(xpnet.backend_name(X))
+    schedule = lr if callable(lr) else (lambda t: lr)
+    n = X.shape[0]
+    full = batch_size is None or batch_size >= n
+    orders = minibatches(n, None if full else batch_size, seed=seed, shuffle=shuffle)
+    losses, accuracies, t = [], [], 0
+    for _ in range(epochs):
+        loss_sum = hits = 0.0
+        for batch in [None] if full else next(orders):
+            if batch is None:
+                Xb, yb = X, y
+            else:
+                idx = xpnet.asarray(np.asarray(batch), backend=xp, device=device(X))
+                Xb, yb = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
+            loss, grads = xpnet.loss_and_grad(Xb, yb, params)
+            predicted = xpnet.to_numpy(xpnet.predict(Xb, params))
+            hits += float(np.sum(predicted == xpnet.to_numpy(yb)))
+            loss_sum += float(loss) * Xb.shape[0]
+            params = xpnet.sgd_step(params, grads, schedule(t))
+            t += 1
+        losses.append(loss_sum / n)
+        accuracies.append(hits / n)
+    return params, losses, accuracies
+
+
+def _assert_params_close(
+    a: xpnet.Params, b: xpnet.Params, rtol: float = RTOL, atol: float = ATOL
+) -> None:
+    for name, p, q in zip(xpnet.Params._fields, a, b):
+        np.testing.assert_allclose(
+            xpnet.to_numpy(p), xpnet.to_numpy(q), rtol=rtol, atol=atol, err_msg=name
+        )
+
+
+CONFIGS = [  # (n, batch_size, shuffle)
+    pytest.param((90, None, True), id="full-batch"),
+    pytest.param((90, 16, True), id="batch16-shuffled-remainder"),
+    pytest.param((90, 30, False), id="batch30-in-order"),
+    pytest.param((20, 1, True), id="single-sample"),
+]
+
+
+def _modes(backend: Backend) -> list[str]:
+    return ["auto", "none", "jit", "epoch"] if backend is Backend.JAX else ["auto"]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_train_equals_the_plain_loop(
+    backend: Backend, to_xp: Any, config: tuple[int, int | None, bool]
+) -> None:
+    n, batch_size, shuffle = config
+    X_np, y_np = _data(n=n)
+    X, y = to_xp(X_np, dtype="float64"), to_xp(y_np)
+    params = xpnet.init_params(5, 7, 4, xp=xpnet.namespace(backend.library), dtype="float64")
+    schedule = xpnet.inverse_time_lr(0.3, decay=0.05)
+    options = dict(epochs=3, lr=schedule, batch_size=batch_size, shuffle=shuffle, seed=1)
+    expected, losses, accuracies = _reference(X, y, params, **options)
+    steps = -(-n // (batch_size or n))
+    for mode in _modes(backend):
+        got, history = xpnet.train(X, y, params, compile=mode, **options)
+        _assert_params_close(got, expected)
+        np.testing.assert_allclose(history.loss, losses, rtol=RTOL, err_msg=mode)
+        assert history.accuracy == accuracies, mode
+        assert history.lr == [schedule(steps * (e + 1) - 1) for e in range(3)], mode
+
+
+def test_minibatch_order_is_the_same_on_every_backend(backend: Backend, to_xp: Any) -> None:
+    """Shuffled minibatches of one seed: every backend ends where NumPy ends."""
+    X_np, y_np = _data(n=77)
+    p_np = xpnet.init_params(5, 6, 4, dtype="float64")
+    expected, _ = xpnet.train(X_np, y_np, p_np, epochs=4, lr=0.2, batch_size=10, seed=5)
+    X, y = to_xp(X_np, dtype="float64"), to_xp(y_np)
+    params = xpnet.init_params(5, 6, 4, xp=xpnet.namespace(backend.library), dtype="float64")
+    got, _ = xpnet.train(X, y, params, epochs=4, lr=0.2, batch_size=10, seed=5)
+    _assert_params_close(got, expected)
+
+
+def test_float32_drivers_agree(backend: Backend, to_xp: Any) -> None:
+    """float32 where the user asks for it: the dtype is kept and the drivers agree."""
+    X_np, y_np = _data(n=64)
+    X, y = to_xp(X_np, dtype="float32"), to_xp(y_np)
+    params = xpnet.init_params(5, 8, 4, xp=xpnet.namespace(backend.library), dtype="float32")
+    results = {
+        mode: xpnet.train(X, y, params, epochs=3, lr=0.1, batch_size=16, compile=mode)[0]
+        for mode in _modes(backend)
+    }
+    for got in results.values():
+        assert all(p.dtype == X.dtype for p in got)
+        _assert_params_close(got, results["auto"], rtol=1e-4, atol=1e-6)
+
+
+def test_jax_compiles_once_per_shape() -> None:
+    """The jitted step and epoch are cached: a second ``train`` call compiles nothing."""
+    pytest.importorskip("jax")
+    from xpnet._drivers import _jax_compiled
+
+    X_np, y_np = _data(n=50)
+    X, y = xpnet.asarray(X_np, backend="jax"), xpnet.asarray(y_np, backend="jax")
+    params = xpnet.init_params(5, 6, 4, xp="jax", dtype="float64")
+    one_step, scan_epoch = _jax_compiled(xpnet.optim._train_step, xpnet.namespace("jax"))
+    xpnet.train(X, y, params, epochs=2, lr=0.1, batch_size=16)
+    sizes = (one_step._cache_size(), scan_epoch._cache_size())
+    xpnet.train(X, y, params, epochs=3, lr=xpnet.inverse_time_lr(0.1), batch_size=16, seed=4)
+    assert (one_step._cache_size(), scan_epoch._cache_size()) == sizes
+
+
+def test_torch_compile_equals_eager() -> None:
+    """``compile="jit"`` on torch (``torch.compile``) gives the eager results."""
+    torch = pytest.importorskip("torch")
+    if not torch._dynamo.is_dynamo_supported():
+        pytest.skip("torch.compile is not supported here")
+    X_np, y_np = _data(n=48)  # three shuffled batches of 16: one compiled graph
+    X = xpnet.asarray(X_np, backend="torch", dtype="float64")
+    y = xpnet.asarray(y_np, backend="torch")
+    params = xpnet.init_params(5, 6, 4, xp="torch", dtype="float64")
+    schedule = xpnet.inverse_time_lr(0.3, decay=0.1)
+    eager, h_eager = xpnet.train(X, y, params, epochs=3, lr=schedule, batch_size=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dynamo's notes on array-api-compat's lru_caches
+        compiled, h_comp = xpnet.train(
+            X, y, params, epochs=3, lr=schedule, batch_size=16, compile="jit"
+        )
+    _assert_params_close(compiled, eager)
+    np.testing.assert_allclose(h_comp.loss, h_eager.loss, rtol=RTOL)
+    assert h_comp.accuracy == h_eager.accuracy
+
+
+def test_unknown_compile_mode() -> None:
+    X, y = _data(n=10)
+    with pytest.raises(ValueError, match="compile: unknown mode 'fast'"):
+        xpnet.train(X, y, xpnet.init_params(5, 3, 4), epochs=1, compile="fast")
+
+
+def test_minibatches_do_not_copy_the_data_set() -> None:
+    """Batches are taken by index: training allocates far less than the data's size."""
+    X_np, y_np = _data(n=20_000, d=100, k=10)
+    params = xpnet.init_params(100, 16, 10, dtype="float64")
+    xpnet.train(X_np[:512], y_np[:512], params, epochs=1, lr=0.1, batch_size=64)  # warm-up
+    tracemalloc.start()
+    try:
+        xpnet.train(X_np, y_np, params, epochs=2, lr=0.1, batch_size=64)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.25 * X_np.nbytes, f"peak {peak} bytes for {X_np.nbytes} bytes of data"
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_large_inputs_are_still_checked_for_finiteness(backend: Backend, to_xp: Any, bad: float):
+    """``train`` checks big inputs through their sum (no temporary of their size); a NaN or
+    inf anywhere is still found, and huge finite values (a sum that overflows) still pass."""
+    X_np, y_np = _data(n=700, d=100, k=3)
+    params = xpnet.init_params(100, 4, 3, xp=xpnet.namespace(backend.library), dtype="float64")
+    X_bad = X_np.copy()
+    X_bad[456, 78] = bad
+    with pytest.raises(ValueError, match="X: contains NaN or inf"):
+        xpnet.train(to_xp(X_bad, dtype="float64"), to_xp(y_np), params, epochs=1)
+    X_huge = np.full_like(X_np, 1e307)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        xpnet._validation.check_finite(
+            to_xp(X_huge, dtype="float64"), "X", xp=xpnet.namespace(backend.library)
+        )
