@@ -114,6 +114,15 @@ def test_float_labels(backend: Backend, data, entry: str) -> None:
         )
 
 
+@pytest.mark.parametrize("bad", [-1, K])
+def test_labels_outside_the_class_range_of_any_rank_to_one_hot(backend: Backend, bad: int) -> None:
+    for shape in [(2, 3), (6, 1, 1)]:
+        y = to_backend(np.where(Y_HOST == 0, bad, Y_HOST).reshape(shape), backend)
+        raises_keeping_inputs(ValueError, r"^y: labels must lie in \[0, 3\)", xpnet.one_hot, y, K)
+    scalar = to_backend(np.asarray(bad), backend)
+    raises_keeping_inputs(ValueError, r"^y: labels must lie in \[0, 3\)", xpnet.one_hot, scalar, K)
+
+
 def test_float_labels_to_one_hot(backend: Backend) -> None:
     y = to_backend(Y_HOST.astype(np.float32), backend)
     raises_keeping_inputs(TypeError, r"^y: labels must have an integer dtype", xpnet.one_hot, y, K)

@@ -41,7 +41,12 @@ def check_labels(y: Array, name: str, *, n: int | None, num_classes: int, xp: Na
     if n is not None and y.shape[0] != n:
         raise ValueError(f"{name}: has {y.shape[0]} labels but the inputs have {n} samples")
     check_num_classes(num_classes, "num_classes")
-    if is_traced(y) or y.shape[0] == 0:
+    check_label_values(y, name, num_classes=num_classes, xp=xp)
+
+
+def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) -> None:
+    """Every label of ``y`` (any shape) lies in ``[0, num_classes)`` (skipped when traced)."""
+    if is_traced(y) or any(s == 0 for s in y.shape):
         return
     if not bool(xp.all((y >= 0) & (y < num_classes))):
         low, high = int(xp.min(y)), int(xp.max(y))

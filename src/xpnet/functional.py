@@ -139,8 +139,7 @@ def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
     check.check_num_classes(num_classes, "num_classes")
     if not xp.isdtype(y.dtype, "integral"):
         raise TypeError(f"y: labels must have an integer dtype, got {y.dtype}")
-    if y.ndim == 1:
-        check.check_labels(y, "y", n=None, num_classes=num_classes, xp=xp)
+    check.check_label_values(y, "y", num_classes=num_classes, xp=xp)
     target = resolve_dtype(xp, dtype) or default_float_dtype(xp, device(y))
     return _one_hot(y, num_classes, dtype=target, xp=xp)
 
