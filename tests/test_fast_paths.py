@@ -207,3 +207,29 @@ def test_large_inputs_are_still_checked_for_finiteness(backend: Backend, to_xp: 
         xpnet._validation.check_finite(
             to_xp(X_huge, dtype="float64"), "X", xp=xpnet.namespace(backend.library)
         )
+
+
+def test_history_read_back_at_the_end_equals_per_epoch(backend: Backend, to_xp: Any) -> None:
+    """Without a callback the epoch sums stay on the device until the end (JAX pipelines
+    epochs); the history is the one a per-epoch read-back (callback) gives, and the epoch
+    times add up to no more than the call's wall time."""
+    import time
+
+    X_np, y_np = _data(n=60)
+    X, y = to_xp(X_np, dtype="float64"), to_xp(y_np)
+    params = xpnet.init_params(5, 6, 4, xp=xpnet.namespace(backend.library), dtype="float64")
+    records: list[dict] = []
+    options = dict(epochs=4, lr=0.2, batch_size=16, seed=2)
+    watched_params, watched = xpnet.train(
+        X, y, params, callback=lambda e, p, r: records.append(r), **options
+    )
+    start = time.perf_counter()
+    quiet_params, quiet = xpnet.train(X, y, params, **options)
+    wall = time.perf_counter() - start
+    _assert_params_close(quiet_params, watched_params, rtol=0.0, atol=0.0)
+    assert quiet.loss == watched.loss == [r["loss"] for r in records]
+    assert quiet.accuracy == watched.accuracy == [r["accuracy"] for r in records]
+    assert quiet.lr == watched.lr
+    assert len(quiet.seconds) == 4
+    assert all(s > 0 for s in quiet.seconds)
+    assert sum(quiet.seconds) <= wall

@@ -145,18 +145,30 @@ def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], Callab
 
 
 def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
+    import jax
+
     one_step, scan_epoch = _jax_compiled(step, xp)
+    # JAX dispatches asynchronously. Each epoch first waits for the previous one, so the
+    # host prepares an epoch while the device runs the last (a pipeline one epoch deep) and
+    # an epoch's wall time, measured by ``train``, is the real time per epoch.
+    previous: list[Any] = []
+
+    def _finished(result: tuple[Any, Array, Array]) -> tuple[Any, Array, Array]:
+        if previous:
+            jax.block_until_ready(previous.pop())
+        previous.append(result[1])
+        return result
 
     def run(
         params: Any, X: Array, y: Array, order: np.ndarray | None, size: int, lrs: Sequence[float]
     ) -> tuple[Any, Array, Array]:
         n = X.shape[0]
-        if size >= n and order is None:
-            return one_step(params, X, y, None, lrs[0])  # full batch: one step per epoch
+        if size >= n and order is None:  # full batch: one step per epoch
+            return _finished(one_step(params, X, y, None, lrs[0]))
         index_dtype = np.int32 if n < 2**31 else np.int64
         order = np.arange(n, dtype=index_dtype) if order is None else order.astype(index_dtype)
         full = (n // size) * size  # samples in full batches; the rest is one smaller batch
-        loss_sum = hits = None
+        losses, hits = [], []
         if per_step:
             starts = range(0, n, size)
         else:
@@ -164,18 +176,19 @@ def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
             if full:
                 batches = order[:full].reshape(full // size, size)
                 rates = np.asarray(lrs[: full // size], dtype=X.dtype)
-                params, loss_sum, hits = scan_epoch(params, X, y, batches, rates)
+                params, loss_sum, hit_count = scan_epoch(params, X, y, batches, rates)
+                losses.append(loss_sum)
+                hits.append(hit_count)
         for start in starts:
-            lr = lrs[start // size]
-            params, batch_loss, batch_hits = one_step(
-                params, X, y, order[start : start + size], lr
-            )
-            if loss_sum is None:
-                loss_sum, hits = batch_loss, batch_hits
-            else:
-                loss_sum, hits = loss_sum + batch_loss, hits + batch_hits
-        return params, loss_sum, hits
+            batch = order[start : start + size]
+            params, batch_loss, batch_hits = one_step(params, X, y, batch, lrs[start // size])
+            losses.append(batch_loss)
+            hits.append(batch_hits)
+        if len(losses) == 1:
+            return _finished((params, losses[0], hits[0]))
+        return _finished((params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))))
 
+    run.pipelined = True  # type: ignore[attr-defined]
     return run
 
 
@@ -210,14 +223,12 @@ def _torch_compiled_runner(step: Step, xp: Namespace) -> EpochRunner:
             indices = torch.asarray(order, device=X.device)
         elif size < n:
             indices = torch.arange(n, device=X.device)
-        loss_sum = hits = None
+        losses, hits = [], []
         for i, start in enumerate(range(0, n, size)):
             idx = None if indices is None else indices[start : start + size]
             params, batch_loss, batch_hits = compiled(params, X, y, idx, rates[i])
-            if loss_sum is None:
-                loss_sum, hits = batch_loss, batch_hits
-            else:
-                loss_sum, hits = loss_sum + batch_loss, hits + batch_hits
-        return params, loss_sum, hits
+            losses.append(batch_loss)
+            hits.append(batch_hits)
+        return params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))
 
     return run

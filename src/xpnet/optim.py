@@ -15,6 +15,7 @@ from typing import Any
 from . import _validation as check
 from ._drivers import epoch_runner
 from ._rng import epoch_orders
+from .backends import to_numpy
 from .mlp import Params, _check_model, _loss_sum_grad_logits
 
 __all__ = [
@@ -240,17 +241,26 @@ def train(
     orders = epoch_orders(n, seed=seed, shuffle=True) if shuffle and size < n else None
     history = History()
     bar = _progress_bar(epochs, progress)
+    # Unless a callback or the progress bar needs each epoch's numbers at once, the epoch
+    # sums stay on the device and are read back together at the end: one transfer instead
+    # of two per epoch (each a synchronisation on asynchronous backends such as JAX).
+    pending: list[tuple[Array, Array]] | None = [] if callback is None and bar is None else None
     t = 0
+    loop_start = time.perf_counter()
     for epoch in range(epochs):
         start = time.perf_counter()
         order = None if orders is None else next(orders)
         lrs = [schedule(t + i) for i in range(steps)]
         params, loss_sum, hits = run_epoch(params, X, y, order, size, lrs)
         t += steps
-        record = {"loss": float(loss_sum) / n, "accuracy": float(hits) / n, "lr": float(lrs[-1])}
+        history.lr.append(float(lrs[-1]))
+        if pending is not None:
+            pending.append((loss_sum, hits))
+            history.seconds.append(time.perf_counter())  # a time stamp, made durations below
+            continue
+        record = {"loss": float(loss_sum) / n, "accuracy": float(hits) / n, "lr": history.lr[-1]}
         history.loss.append(record["loss"])
         history.accuracy.append(record["accuracy"])
-        history.lr.append(record["lr"])
         history.seconds.append(time.perf_counter() - start)
         if bar is not None:
             bar.set_postfix(
@@ -261,7 +271,29 @@ def train(
             break
     if bar is not None:
         bar.close()
+    if pending:
+        loss_sums, hit_counts = (to_numpy(xp.stack(column)) for column in zip(*pending))
+        history.loss = [float(v) / n for v in loss_sums]
+        history.accuracy = [float(v) / n for v in hit_counts]
+        history.seconds = _epoch_durations(
+            loop_start,
+            history.seconds,
+            time.perf_counter(),
+            pipelined=getattr(run_epoch, "pipelined", False),
+        )
     return params, history
+
+
+def _epoch_durations(
+    loop_start: float, returned: list[float], done: float, *, pipelined: bool
+) -> list[float]:
+    """Wall time of each epoch from the times its driver returned and the final read-back.
+
+    A pipelined driver (JAX) returns from epoch ``k + 1`` once epoch ``k`` has finished, so
+    epoch ``k`` ended when call ``k + 1`` returned, and the last one when the read-back did.
+    """
+    ends = [*returned[1:], done] if pipelined else [*returned[:-1], done]
+    return [end - begin for begin, end in zip([loop_start, *ends[:-1]], ends)]
 
 
 def _progress_bar(epochs: int, progress: bool) -> Any:

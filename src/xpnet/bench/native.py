@@ -178,7 +178,7 @@ def _jax_functions() -> tuple[Callable[..., Any], Callable[..., Any]]:
             return (params, loss_sum + batch_loss, hits + batch_hits), None
 
         zero = jnp.zeros((), dtype=X.dtype)
-        carry = (params, zero, jnp.zeros((), dtype=jnp.int_))
+        carry = (params, zero, jnp.zeros((), dtype=jax.dtypes.canonicalize_dtype(np.int64)))
         return jax.lax.scan(body, carry, idx_matrix)[0]
 
     return jax.jit(step), jax.jit(epoch)
