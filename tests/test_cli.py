@@ -12,6 +12,9 @@ import xpnet
 from xpnet.cli import main
 
 FLOAT = r"[0-9]+\.[0-9]+"
+TRAIN_OPTIONS = (
+    "--epochs --lr --decay --batch-size --hidden --seed --init --dtype --device".split()
+)
 
 
 def test_train_prints_the_final_loss_and_accuracy(capsys) -> None:
@@ -73,11 +76,10 @@ def test_compare_a_chosen_subset(capsys) -> None:
     ("argv", "options"),
     [
         ([], ["train", "compare", "bench"]),
-        (["train"], ["--backend", "--epochs", "--lr", "--decay", "--batch-size", "--hidden",
-                     "--seed", "--init", "--dtype", "--device", "--no-progress", "--plot"]),
-        (["compare"], ["--backends", "--epochs", "--lr", "--batch-size", "--dtype"]),
+        (["train"], TRAIN_OPTIONS + ["--backend", "--no-progress", "--plot"]),
+        (["compare"], [*TRAIN_OPTIONS, "--backends"]),
     ],
-)  # fmt: skip
+)
 def test_help_explains_every_option(argv: list[str], options: list[str], capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--help"])
@@ -110,11 +112,9 @@ def test_missing_command_exits_with_2() -> None:
 
 
 def test_python_dash_m_xpnet_train_smoke() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "xpnet", "train", "--backend", "numpy", "--epochs", "5",
-         "--no-progress"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    argv = ["train", "--backend", "numpy", "--epochs", "5", "--no-progress"]
+    command = [sys.executable, "-m", "xpnet", *argv]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "loss" in result.stdout
     assert "accuracy" in result.stdout
