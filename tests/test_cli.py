@@ -12,9 +12,17 @@ import xpnet
 from xpnet.cli import main
 
 FLOAT = r"[0-9]+\.[0-9]+"
-TRAIN_OPTIONS = (
-    "--epochs --lr --decay --batch-size --hidden --seed --init --dtype --device".split()
-)
+TRAIN_OPTIONS = [
+    "--epochs",
+    "--lr",
+    "--decay",
+    "--batch-size",
+    "--hidden",
+    "--seed",
+    "--init",
+    "--dtype",
+    "--device",
+]
 
 
 def test_train_prints_the_final_loss_and_accuracy(capsys) -> None:
@@ -76,7 +84,7 @@ def test_compare_a_chosen_subset(capsys) -> None:
     ("argv", "options"),
     [
         ([], ["train", "compare", "bench"]),
-        (["train"], TRAIN_OPTIONS + ["--backend", "--no-progress", "--plot"]),
+        (["train"], [*TRAIN_OPTIONS, "--backend", "--no-progress", "--plot"]),
         (["compare"], [*TRAIN_OPTIONS, "--backends"]),
     ],
 )
