@@ -128,7 +128,7 @@ def test_float32_drivers_agree(backend: Backend, to_xp: Any) -> None:
     params = xpnet.init_params(5, 8, 4, xp=xpnet.namespace(backend.library), dtype="float32")
     results = {
         mode: xpnet.train(X, y, params, epochs=3, lr=0.1, batch_size=16, compile=mode)[0]
-        for mode in _modes(backend)
+        for mode in _modes(backend)[:2]  # the default driver and the eager one
     }
     for got in results.values():
         assert all(p.dtype == X.dtype for p in got)

@@ -112,10 +112,10 @@ def _max_diff(a: Any, b: Any) -> float:
 # --- the workloads --------------------------------------------------------------------------
 
 
-def _xpnet_modes(backend: str, torch_compile: bool) -> list[tuple[str, str]]:
+def _xpnet_modes(backend: str, torch_compile: bool, quick: bool) -> list[tuple[str, str]]:
     """``(label, compile mode)`` of the xpnet drivers timed on ``backend``; the first is the
     default one, used for the targets."""
-    if backend == "jax":
+    if backend == "jax" and not quick:
         return [("xpnet", "auto"), ("xpnet compile=jit", "jit"), ("xpnet compile=none", "none")]
     if backend == "torch" and torch_compile:
         return [("xpnet", "auto"), ("xpnet torch.compile", "jit")]
@@ -123,7 +123,7 @@ def _xpnet_modes(backend: str, torch_compile: bool) -> list[tuple[str, str]]:
 
 
 def _cases(
-    workload: Workload, backends: Sequence[str], X: Any, y: Any, torch_compile: bool
+    workload: Workload, backends: Sequence[str], X: Any, y: Any, torch_compile: bool, quick: bool
 ) -> list[Case]:
     import xpnet
 
@@ -135,7 +135,7 @@ def _cases(
     for backend in backends:
         xp, Xb, yb = _place(backend, X, y, w.dtype)
         params = xpnet.init_params(w.d, w.hidden, w.classes, xp=xp, seed=0, dtype=w.dtype)
-        for label, mode in _xpnet_modes(backend, torch_compile):
+        for label, mode in _xpnet_modes(backend, torch_compile, quick):
 
             def run_xpnet(Xb=Xb, yb=yb, params=params, mode=mode):
                 return xpnet.train(
@@ -189,13 +189,14 @@ def _run_workload(
     backends: Sequence[str],
     *,
     torch_compile: bool,
+    quick: bool,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     from ._sklearn import sklearn_same_order_check
 
     say(f"{w.name}: {w.description}; {w.epochs} epoch(s) x {w.repeats} repeats")
     X, y = make_data(w)
-    cases = _cases(w, backends, X, y, torch_compile)
+    cases = _cases(w, backends, X, y, torch_compile, quick)
     measure(cases, w.repeats, progress=say)
     xpnet_default = {c.backend: c for c in cases if c.kind == "xpnet" and c.impl == "xpnet"}
     records = []
@@ -311,18 +312,25 @@ def _rowwise(
 def _peak_memory(
     backends: Sequence[str], w: Workload, say: Callable[[str], None]
 ) -> list[dict[str, Any]]:
+    """One fresh process per backend, run side by side (each measures its own memory)."""
+    say(f"peak memory: {', '.join(backends)} (a fresh process each, {w.n}x{w.d})")
+    sizes = [str(v) for v in (w.n, w.d, w.hidden, w.classes, w.batch_size)]
+    running = [
+        subprocess.Popen(
+            [sys.executable, "-m", "xpnet.bench._memory", backend, *sizes],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for backend in backends
+    ]
     records = []
-    for backend in backends:
-        say(f"peak memory: {backend} (fresh process, {w.n}x{w.d})")
-        command = [
-            sys.executable, "-m", "xpnet.bench._memory", backend,
-            str(w.n), str(w.d), str(w.hidden), str(w.classes), str(w.batch_size),
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            records.append({"backend": backend, "error": done.stderr.strip()[-2000:]})
-            continue
-        records.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    for backend, process in zip(backends, running):
+        out, err = process.communicate()
+        if process.returncode != 0:
+            records.append({"backend": backend, "error": err.strip()[-2000:]})
+        else:
+            records.append(json.loads(out.strip().splitlines()[-1]))
     return records
 
 
@@ -452,7 +460,9 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         w = all_loads[name]
         if args.repeats is not None:
             w = Workload(**{**w.__dict__, "repeats": args.repeats})
-        entry = _run_workload(w, backends, torch_compile=args.torch_compile, say=say)
+        entry = _run_workload(
+            w, backends, torch_compile=args.torch_compile, quick=args.quick, say=say
+        )
         entry["limit_seconds_per_epoch"] = w.flops_per_epoch() / (
             report["matmul"]["best_gflops"] * 1e9
         )

@@ -46,11 +46,11 @@ def workloads(quick: bool) -> dict[str, Workload]:
     if quick:
         return {
             "iris": Workload("iris", "iris 150x2, H=10, K=3, full batch, float64",
-                             150, 2, 10, 3, None, "float64", 0.1, 20, 2),
+                             150, 2, 10, 3, None, "float64", 0.1, 20, 1),
             "digits": Workload("digits", "digits (first 256) x64, H=64, K=10, batch 32, float32",
-                               256, 64, 64, 10, 32, "float32", 0.1, 1, 2),
-            "large": Workload("large", "synthetic 1024x784, H=256, K=10, batch 256, float32",
-                              1024, 784, 256, 10, 256, "float32", 0.05, 1, 2),
+                               256, 64, 64, 10, 32, "float32", 0.1, 1, 1),
+            "large": Workload("large", "synthetic 512x784, H=256, K=10, batch 256, float32",
+                              512, 784, 256, 10, 256, "float32", 0.05, 1, 1),
         }  # fmt: skip
     return {
         "iris": Workload("iris", "iris 150x2, H=10, K=3, full batch, float64",
