@@ -30,6 +30,7 @@ __all__ = [
     "asarray",
     "available_backends",
     "backend_name",
+    "canonical_backend",
     "default_float_dtype",
     "jax_x64_enabled",
     "namespace",
@@ -64,7 +65,15 @@ def available_backends() -> list[str]:
     return [name for name in BACKENDS if importlib.util.find_spec(_MODULES[name]) is not None]
 
 
-def _canonical(name: str) -> str:
+def canonical_backend(name: str) -> str:
+    """The canonical name of a backend: aliases (``np``, ``strict``, ``pytorch``) resolved.
+
+    Examples
+    --------
+    >>> import xpnet
+    >>> xpnet.backends.canonical_backend("np"), xpnet.backends.canonical_backend("array-api-strict")
+    ('numpy', 'array_api_strict')
+    """
     key = name.lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in BACKENDS:
@@ -88,7 +97,7 @@ def namespace(backend: str | Namespace) -> Namespace:
     """
     if not isinstance(backend, str):
         return backend
-    name = _canonical(backend)
+    name = canonical_backend(backend)
     try:
         module = importlib.import_module(_MODULES[name])
     except ImportError:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import datasets
-from .backends import BACKENDS, available_backends, namespace, to_numpy
+from .backends import BACKENDS, available_backends, canonical_backend, namespace, to_numpy
 from .mlp import Params, init_params, predict
 from .optim import History, inverse_time_lr, train
 
@@ -150,14 +150,20 @@ def _final_metrics(params: Params, data: Any) -> tuple[float, float]:
     return loss, accuracy
 
 
+def _installed_backends(names: Sequence[str] | None) -> list[str]:
+    """Canonical names (aliases such as ``np`` accepted); ValueError for unknown or missing ones."""
+    installed = available_backends()
+    if names is None:
+        return installed
+    chosen = [canonical_backend(name.strip()) for name in names]
+    missing = [name for name in chosen if name not in installed]
+    if missing:
+        raise ValueError(f"backend: {missing} not installed; installed: {installed}")
+    return chosen
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    backend = args.backend
-    if backend not in available_backends():
-        print(
-            f"error: backend {backend!r} is not installed; installed: {available_backends()}",
-            file=sys.stderr,
-        )
-        return 2
+    backend = _installed_backends([args.backend])[0]
     batch = "full batch" if args.batch_size is None else f"batches of {args.batch_size}"
     print(
         f"xpnet: training a 2-{args.hidden}-3 ReLU network on iris (150 samples, 2 features) "
@@ -170,7 +176,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     first = history.loss[0] if len(history) else float("nan")
     print(f"loss      {first:.4f} -> {loss:.4f}  (mean cross-entropy on all 150 samples)")
     print(f"accuracy  {accuracy:.1%}  ({round(accuracy * 150)} of 150 training samples)")
-    print(f"time      {seconds:.2f} s  ({seconds / max(len(history), 1) * 1e3:.2f} ms per epoch)")
+    per_epoch = sorted(history.seconds)[len(history) // 2] if len(history) else 0.0
+    print(f"time      {seconds:.2f} s in all, {per_epoch * 1e3:.3f} ms per epoch (median)")
     if args.plot:
         from .plot import save_training_plot
 
@@ -182,11 +189,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     import numpy as np
 
-    chosen = args.backends.split(",") if args.backends else available_backends()
-    missing = [b for b in chosen if b not in available_backends()]
-    if missing:
-        print(f"error: not installed: {missing}", file=sys.stderr)
-        return 2
+    chosen = _installed_backends(args.backends.split(",") if args.backends else None)
     print(
         f"xpnet compare: iris, 2-{args.hidden}-3, seed {args.seed}, {args.dtype}, "
         f"{args.epochs} epochs, lr {args.lr}, "
