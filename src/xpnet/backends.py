@@ -70,8 +70,8 @@ def canonical_backend(name: str) -> str:
 
     Examples
     --------
-    >>> import xpnet
-    >>> xpnet.backends.canonical_backend("np"), xpnet.backends.canonical_backend("array-api-strict")
+    >>> from xpnet.backends import canonical_backend
+    >>> canonical_backend("np"), canonical_backend("array-api-strict")
     ('numpy', 'array_api_strict')
     """
     key = name.lower().replace("-", "_")

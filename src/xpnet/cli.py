@@ -151,7 +151,7 @@ def _final_metrics(params: Params, data: Any) -> tuple[float, float]:
 
 
 def _installed_backends(names: Sequence[str] | None) -> list[str]:
-    """Canonical names (aliases such as ``np`` accepted); ValueError for unknown or missing ones."""
+    """Canonical names (aliases such as ``np`` accepted); ValueError if unknown or missing."""
     installed = available_backends()
     if names is None:
         return installed
