@@ -25,13 +25,15 @@ NATIVE = {"numpy": 1, "torch": 2, "jax": 2}  # hand-written trainers per backend
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     path = tmp_path_factory.mktemp("bench") / "report.json"
+    markdown = path.with_name("RESULTS.md")
     import contextlib
     import io
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = main(["--quick", "--quiet", "--json", str(path)])
+        status = main(["--quick", "--quiet", "--json", str(path), "--markdown", str(markdown)])
     assert status == 0
+    assert markdown.read_text().strip() == out.getvalue().strip()
     with open(path) as f:
         return json.load(f), out.getvalue()
 

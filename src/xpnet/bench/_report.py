@@ -67,6 +67,12 @@ def _workload_table(name: str, entry: dict[str, Any], matmul: dict[str, Any]) ->
             "",
         ]
     )
+    shaped = entry.get("limit_at_step_shapes_seconds_per_epoch")
+    if shaped:
+        rows.append(
+            ["limit", "the step's matmuls, each shape at its best measured rate",
+             seconds(shaped), "", "", ""]
+        )  # fmt: skip
     header = [
         "backend",
         "implementation",
@@ -87,8 +93,8 @@ def _workload_table(name: str, entry: dict[str, Any], matmul: dict[str, Any]) ->
 def format_report(report: dict[str, Any]) -> str:
     system = report["system"]
     out = [
-        "## xpnet benchmarks" + (" (--quick: sizes too small to mean anything)"
-                                  if report["quick"] else ""),
+        "Written by `python -m xpnet bench`"
+        + (" with --quick: sizes too small to mean anything." if report["quick"] else "."),
         "",
         f"- command: `{system['command']}`",
         f"- date: {system['date']}; load average at start: {system['load_average_at_start']}",

@@ -34,6 +34,13 @@ class Workload:
         ``h^T dz``, ``dz W2^T``, ``X^T dh``: ``n (4 d H + 6 H K)``. Elementwise work is ignored."""
         return float(self.n * (4 * self.d * self.hidden + 6 * self.hidden * self.classes))
 
+    def step_matmuls(self) -> list[tuple[int, int, int]]:
+        """``(m, k, n)`` of the five matrix products of a full step: ``X W1``, ``h W2``,
+        ``dz W2^T``, ``X^T dh``, ``h^T dz``."""
+        b = self.n if self.batch_size is None else min(self.batch_size, self.n)
+        d, H, K = self.d, self.hidden, self.classes
+        return [(b, d, H), (b, H, K), (b, K, H), (d, b, H), (H, b, K)]
+
     def as_dict(self) -> dict[str, Any]:
         record = asdict(self)
         record["steps_per_epoch"] = self.steps_per_epoch
@@ -54,7 +61,7 @@ def workloads(quick: bool) -> dict[str, Workload]:
         }  # fmt: skip
     return {
         "iris": Workload("iris", "iris 150x2, H=10, K=3, full batch, float64",
-                         150, 2, 10, 3, None, "float64", 0.1, 200, 9),
+                         150, 2, 10, 3, None, "float64", 0.1, 500, 11),
         "digits": Workload("digits", "digits 1797x64, H=64, K=10, batch 32, float32",
                            1797, 64, 64, 10, 32, "float32", 0.1, 2, 7),
         "large": Workload("large", "synthetic 60000x784, H=256, K=10, batch 256, float32",
