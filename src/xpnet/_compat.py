@@ -62,7 +62,7 @@ def array_namespace(*arrays: Array, names: tuple[str, ...] | None = None) -> Nam
         if names is None:
             raise
         named = [(name, a) for name, a in zip(names, arrays) if a is not None]
-        libraries = [type(a).__module__.split(".")[0] for _, a in named]
+        libraries = [_library(a) for _, a in named]
         common = Counter(libraries).most_common(1)[0][0]
         odd = [name for (name, _), library in zip(named, libraries) if library != common]
         kinds = ", ".join(f"{name}: {_kind(a)}" for name, a in named)
@@ -73,6 +73,14 @@ def array_namespace(*arrays: Array, names: tuple[str, ...] | None = None) -> Nam
                 f"all arrays must come from one backend ({kinds})"
             ) from None
         raise TypeError(f"{named[0][0]}: {exc} ({kinds})") from None
+
+
+def _library(x: Any) -> str:
+    """The backend name of one array ("jax", not its module "jaxlib"), or its module's root."""
+    try:
+        return namespace_name(_array_namespace(x))
+    except TypeError:
+        return type(x).__module__.split(".")[0]
 
 
 def _kind(x: Any) -> str:
