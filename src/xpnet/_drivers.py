@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import device, is_jax_namespace, is_torch_namespace
-from .backends import asarray
+from ._compat import device, is_jax_namespace, is_numpy_namespace, is_torch_namespace
+from .backends import asarray, to_numpy
 from .functional import _one_hot
 
 Array = Any
@@ -45,6 +45,15 @@ def epoch_runner(step: Step, xp: Namespace, mode: str) -> EpochRunner:
     if is_torch_namespace(xp) and mode == "jit":
         return _torch_compiled_runner(step, xp)
     return _EagerEpoch(step, xp)
+
+
+def read_back(xp: Namespace, values: Sequence[Array]) -> list[float]:
+    """Host floats of many 0-D arrays of ``xp``, in the cheapest way the backend has: one
+    ``stack`` and one transfer, except on JAX, whose ``stack`` of thousands of arrays costs
+    more (type promotion over every input, in Python) than reading each one."""
+    if is_jax_namespace(xp) or is_numpy_namespace(xp):
+        return [float(np.asarray(v)) for v in values]
+    return [float(v) for v in to_numpy(xp.stack(list(values)))]
 
 
 # --- eager: a Python loop over the minibatches ------------------------------------------------

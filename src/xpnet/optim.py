@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _validation as check
-from ._drivers import epoch_runner
+from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
-from .backends import to_numpy
 from .mlp import Params, _check_model, _loss_sum_grad_logits
 
 __all__ = [
@@ -272,9 +271,9 @@ def train(
     if bar is not None:
         bar.close()
     if pending:
-        loss_sums, hit_counts = (to_numpy(xp.stack(column)) for column in zip(*pending))
-        history.loss = [float(v) / n for v in loss_sums]
-        history.accuracy = [float(v) / n for v in hit_counts]
+        loss_sums, hit_counts = (read_back(xp, column) for column in zip(*pending))
+        history.loss = [v / n for v in loss_sums]
+        history.accuracy = [v / n for v in hit_counts]
         history.seconds = _epoch_durations(
             loop_start,
             history.seconds,

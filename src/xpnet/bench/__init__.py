@@ -34,8 +34,6 @@ __all__ = ["main", "run"]
 
 _DEFAULT_BACKENDS = ("numpy", "array_api_strict", "torch", "jax")
 _TARGET_BACKENDS = ("numpy", "torch", "jax")
-#: Pause before each timed run, for the previous case's spinning worker threads to go idle.
-SETTLE_SECONDS = 0.2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -205,7 +203,7 @@ def _run_workload(
     say(f"{w.name}: {w.description}; {w.epochs} epoch(s) x {w.repeats} repeats")
     X, y = make_data(w)
     cases = _cases(w, backends, X, y, torch_compile, quick)
-    measure(cases, w.repeats, settle=0.0 if quick else SETTLE_SECONDS, progress=say)
+    measure(cases, w.repeats, progress=say)
     xpnet_default = {c.backend: c for c in cases if c.kind == "xpnet" and c.impl == "xpnet"}
     records = []
     for case in cases:
@@ -484,7 +482,6 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "quick": bool(args.quick),
         "backends": backends,
         "skipped_backends": [b for b in chosen if b not in installed],
-        "settle_seconds": 0.0 if args.quick else SETTLE_SECONDS,
     }
     report["matmul"] = _matmul_rates(backends, args.quick, all_loads["large"].step_matmuls(), say)
     report["workloads"] = {}

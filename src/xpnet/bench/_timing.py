@@ -51,26 +51,14 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def measure(
-    cases: Sequence[Case],
-    repeats: int,
-    *,
-    settle: float = 0.0,
-    progress: Callable[[str], None],
-) -> None:
+def measure(cases: Sequence[Case], repeats: int, *, progress: Callable[[str], None]) -> None:
     """Warm each case up once (timed separately), then time ``repeats`` rounds, interleaving
-    the cases so that a burst of load from elsewhere hits them all alike.
-
-    ``settle`` seconds of sleep before each timed run let the previous case's worker threads
-    stop spinning (OpenBLAS and OpenMP threads busy-wait for a while after their work),
-    so that they do not steal the cores of the next case, which may be another library's.
-    """
+    the cases so that a burst of load from elsewhere hits them all alike."""
     for case in cases:
         progress(f"  warm-up {case.backend:<16} {case.impl}")
         case.first_seconds, case.result = _timed(case.run)
     for _ in range(repeats):
         for case in cases:
-            time.sleep(settle)
             seconds, case.result = _timed(case.run)
             case.samples.append(seconds)
 
