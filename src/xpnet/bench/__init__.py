@@ -34,6 +34,8 @@ __all__ = ["main", "run"]
 
 _DEFAULT_BACKENDS = ("numpy", "array_api_strict", "torch", "jax")
 _TARGET_BACKENDS = ("numpy", "torch", "jax")
+#: Untimed runs of a case, for at least this long, before each of its timed runs.
+PRIME_SECONDS = 0.25
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -203,7 +205,7 @@ def _run_workload(
     say(f"{w.name}: {w.description}; {w.epochs} epoch(s) x {w.repeats} repeats")
     X, y = make_data(w)
     cases = _cases(w, backends, X, y, torch_compile, quick)
-    measure(cases, w.repeats, progress=say)
+    measure(cases, w.repeats, prime=0.0 if quick else PRIME_SECONDS, progress=say)
     xpnet_default = {c.backend: c for c in cases if c.kind == "xpnet" and c.impl == "xpnet"}
     records = []
     for case in cases:

@@ -51,14 +51,25 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def measure(cases: Sequence[Case], repeats: int, *, progress: Callable[[str], None]) -> None:
+def measure(
+    cases: Sequence[Case], repeats: int, *, prime: float = 0.0, progress: Callable[[str], None]
+) -> None:
     """Warm each case up once (timed separately), then time ``repeats`` rounds, interleaving
-    the cases so that a burst of load from elsewhere hits them all alike."""
+    the cases so that a burst of load from elsewhere hits them all alike.
+
+    Each timed run follows untimed runs of the same case for at least ``prime`` seconds:
+    the run after another library's case would otherwise pay for that library's worker
+    threads, which keep spinning on the two cores for a while after their work (OpenMP,
+    OpenBLAS, XLA); sleeping instead would let this case's own threads go to sleep.
+    """
     for case in cases:
         progress(f"  warm-up {case.backend:<16} {case.impl}")
         case.first_seconds, case.result = _timed(case.run)
     for _ in range(repeats):
         for case in cases:
+            start = time.perf_counter()
+            while prime and time.perf_counter() - start < prime:
+                block(case.run())
             seconds, case.result = _timed(case.run)
             case.samples.append(seconds)
 

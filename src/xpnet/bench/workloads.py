@@ -61,7 +61,7 @@ def workloads(quick: bool) -> dict[str, Workload]:
         }  # fmt: skip
     return {
         "iris": Workload("iris", "iris 150x2, H=10, K=3, full batch, float64",
-                         150, 2, 10, 3, None, "float64", 0.1, 500, 11),
+                         150, 2, 10, 3, None, "float64", 0.1, 300, 11),
         "digits": Workload("digits", "digits 1797x64, H=64, K=10, batch 32, float32",
                            1797, 64, 64, 10, 32, "float32", 0.1, 2, 7),
         "large": Workload("large", "synthetic 60000x784, H=256, K=10, batch 256, float32",
