@@ -167,14 +167,14 @@ def cross_entropy(z: Array, y: Array, /) -> Array:
 
     Parameters
     ----------
-    z : array, shape (n, K)
+    z : array of shape (n, K)
         Logits.
-    y : array of int, shape (n,)
+    y : array of int of shape (n,)
         Labels in ``[0, K)``.
 
     Returns
     -------
-    array, shape ()
+    array of shape ()
         The mean loss, in the dtype and on the device of ``z``.
 
     Examples
