@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "--repeats",
         type=int,
         default=None,
-        help="timed repeats per case (default: 9 for iris, 7 for digits, 5 for large)",
+        help="timed repeats per case (default: 11 for iris, 7 for digits, 9 for large)",
     )
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the peak-memory subprocesses"

@@ -65,7 +65,7 @@ def workloads(quick: bool) -> dict[str, Workload]:
         "digits": Workload("digits", "digits 1797x64, H=64, K=10, batch 32, float32",
                            1797, 64, 64, 10, 32, "float32", 0.1, 2, 7),
         "large": Workload("large", "synthetic 60000x784, H=256, K=10, batch 256, float32",
-                          60000, 784, 256, 10, 256, "float32", 0.05, 1, 5),
+                          60000, 784, 256, 10, 256, "float32", 0.05, 1, 9),
     }  # fmt: skip
 
 
