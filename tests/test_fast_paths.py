@@ -143,11 +143,13 @@ def test_jax_compiles_once_per_shape() -> None:
     X_np, y_np = _data(n=50)
     X, y = xpnet.asarray(X_np, backend="jax"), xpnet.asarray(y_np, backend="jax")
     params = xpnet.init_params(5, 6, 4, xp="jax", dtype="float64")
-    one_step, scan_epoch = _jax_compiled(xpnet.optim._train_step, xpnet.namespace("jax"))
+    compiled = _jax_compiled(xpnet.optim._train_step, xpnet.namespace("jax"))
     xpnet.train(X, y, params, epochs=2, lr=0.1, batch_size=16)
-    sizes = (one_step._cache_size(), scan_epoch._cache_size())
+    xpnet.train(X, y, params, epochs=2, lr=0.1)  # full batch
+    sizes = [f._cache_size() for f in compiled]
     xpnet.train(X, y, params, epochs=3, lr=xpnet.inverse_time_lr(0.1), batch_size=16, seed=4)
-    assert (one_step._cache_size(), scan_epoch._cache_size()) == sizes
+    xpnet.train(X, y, params, epochs=70, lr=xpnet.inverse_time_lr(0.1))
+    assert [f._cache_size() for f in compiled] == sizes
 
 
 def test_torch_compile_equals_eager() -> None:
@@ -233,3 +235,20 @@ def test_history_read_back_at_the_end_equals_per_epoch(backend: Backend, to_xp: 
     assert len(quiet.seconds) == 4
     assert all(s > 0 for s in quiet.seconds)
     assert sum(quiet.seconds) <= wall
+
+
+def test_jax_full_batch_epochs_in_compiled_chunks() -> None:
+    """Full-batch training on JAX runs up to 64 epochs per compiled call; more epochs than
+    one chunk (with a schedule across the chunk boundary) equal the eager driver's."""
+    pytest.importorskip("jax")
+    X_np, y_np = _data(n=40)
+    X, y = xpnet.asarray(X_np, backend="jax"), xpnet.asarray(y_np, backend="jax")
+    params = xpnet.init_params(5, 6, 4, xp="jax", dtype="float64")
+    schedule = xpnet.inverse_time_lr(0.5, decay=0.02)
+    eager, h_eager = xpnet.train(X, y, params, epochs=70, lr=schedule, compile="none")
+    chunked, h_chunked = xpnet.train(X, y, params, epochs=70, lr=schedule)
+    _assert_params_close(chunked, eager)
+    np.testing.assert_allclose(h_chunked.loss, h_eager.loss, rtol=RTOL)
+    assert h_chunked.accuracy == h_eager.accuracy
+    assert h_chunked.lr == h_eager.lr == [schedule(t) for t in range(70)]
+    assert len(h_chunked.seconds) == 70

@@ -128,10 +128,16 @@ class _EagerEpoch:
 # --- JAX: jax.jit per step, or the whole epoch as one lax.scan ----------------------------------
 
 
+#: Full-batch epochs run per compiled call on JAX (a loop with a traced trip count, so one
+#: compilation serves any number of epochs up to this).
+FULL_BATCH_CHUNK = 64
+
+
 @functools.cache
-def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """``jax.jit`` of one step (batch gathered inside) and of a ``lax.scan`` over a matrix of
-    batch indices. Cached, so that every ``train`` call reuses the compiled code."""
+def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], ...]:
+    """``jax.jit`` of one step (batch gathered inside), of a ``lax.scan`` over a matrix of
+    batch indices (one epoch), and of a loop over up to ``FULL_BATCH_CHUNK`` full-batch
+    epochs. Cached, so that every ``train`` call reuses the compiled code."""
     import jax
 
     def gather_step(params: Any, X: Array, y: Array, idx: Array | None, lr: Any) -> Any:
@@ -150,13 +156,25 @@ def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], Callab
         zeros = (xp.zeros((), dtype=loss_shape.dtype), xp.zeros((), dtype=hits_shape.dtype))
         return jax.lax.scan(body, (params, *zeros), (batches, lrs))[0]
 
-    return jax.jit(gather_step), jax.jit(scan_epoch)
+    def full_batch_epochs(params: Any, X: Array, y: Array, lrs: Array, count: Array) -> Any:
+        _, loss_shape, hits_shape = jax.eval_shape(gather_step, params, X, y, None, lrs[0])
+
+        def body(epoch: Any, carry: Any) -> Any:
+            params, losses, hits = carry
+            params, loss_sum, hit_count = gather_step(params, X, y, None, lrs[epoch])
+            return params, losses.at[epoch].set(loss_sum), hits.at[epoch].set(hit_count)
+
+        losses = xp.zeros(lrs.shape, dtype=loss_shape.dtype)
+        hits = xp.zeros(lrs.shape, dtype=hits_shape.dtype)
+        return jax.lax.fori_loop(0, count, body, (params, losses, hits))
+
+    return jax.jit(gather_step), jax.jit(scan_epoch), jax.jit(full_batch_epochs)
 
 
 def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
     import jax
 
-    one_step, scan_epoch = _jax_compiled(step, xp)
+    one_step, scan_epoch, epochs_loop = _jax_compiled(step, xp)
     # JAX dispatches asynchronously. Each epoch first waits for the previous one, so the
     # host prepares an epoch while the device runs the last (a pipeline one epoch deep) and
     # an epoch's wall time, measured by ``train``, is the real time per epoch.
@@ -197,7 +215,22 @@ def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
             return _finished((params, losses[0], hits[0]))
         return _finished((params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))))
 
+    def full_batch_epochs(
+        params: Any, X: Array, y: Array, lrs: Sequence[float]
+    ) -> tuple[Any, list[float], list[float]]:
+        """Up to ``FULL_BATCH_CHUNK`` full-batch epochs in one compiled call; their summed
+        losses and hit counts come back as host floats."""
+        count = len(lrs)
+        rates = np.zeros(FULL_BATCH_CHUNK, dtype=X.dtype)
+        rates[:count] = lrs
+        params, losses, hits = epochs_loop(params, X, y, rates, np.int32(count))
+        losses, hits = jax.device_get((losses, hits))
+        return params, [float(v) for v in losses[:count]], [float(v) for v in hits[:count]]
+
     run.pipelined = True  # type: ignore[attr-defined]
+    if not per_step:
+        run.full_batch_epochs = full_batch_epochs  # type: ignore[attr-defined]
+        run.full_batch_chunk = FULL_BATCH_CHUNK  # type: ignore[attr-defined]
     return run
 
 

@@ -143,7 +143,8 @@ class History:
 
     ``loss`` and ``accuracy`` are the means over the epoch's minibatches, each
     measured before its update (as scikit-learn's ``loss_curve_``); ``lr`` is the
-    last learning rate of the epoch; ``seconds`` the wall time of the epoch.
+    last learning rate of the epoch; ``seconds`` the wall time of the epoch (where a
+    compiled driver runs several full-batch epochs in one call, their mean).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -245,6 +246,21 @@ def train(
     # of two per epoch (each a synchronisation on asynchronous backends such as JAX).
     pending: list[tuple[Array, Array]] | None = [] if callback is None and bar is None else None
     t = 0
+    chunked = getattr(run_epoch, "full_batch_epochs", None)
+    if chunked is not None and pending is not None and orders is None and size >= n:
+        # Full batch, nobody watching each epoch, a compiling driver (JAX): many epochs per
+        # compiled call. Each epoch is still one step on the whole batch, as below.
+        chunk = run_epoch.full_batch_chunk  # type: ignore[attr-defined]
+        for first in range(0, epochs, chunk):
+            start = time.perf_counter()
+            lrs = [schedule(t + i) for i in range(min(chunk, epochs - first))]
+            params, loss_sums, hit_counts = chunked(params, X, y, lrs)
+            t += len(lrs)
+            history.loss += [v / n for v in loss_sums]
+            history.accuracy += [v / n for v in hit_counts]
+            history.lr += [float(v) for v in lrs]
+            history.seconds += [(time.perf_counter() - start) / len(lrs)] * len(lrs)
+        return params, history
     loop_start = time.perf_counter()
     for epoch in range(epochs):
         start = time.perf_counter()
