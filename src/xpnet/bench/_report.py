@@ -78,13 +78,13 @@ def _workload_table(name: str, entry: dict[str, Any], matmul: dict[str, Any]) ->
         "implementation",
         f"per {unit}",
         "/ xpnet",
-        "max|dparams| vs xpnet",
+        "params: max abs diff vs xpnet",
         "warm-up extra (compile)",
     ]
     lines.append(table(header, rows))
     lines.append("")
     lines.append(
-        "scikit-learn vs xpnet, same weights, 3 unshuffled epochs: max |dparams| = "
+        "scikit-learn vs xpnet, same weights, 3 unshuffled epochs: params differ by at most "
         f"{entry['sklearn_same_math_max_abs_param_diff']:.1e}"
     )
     return "\n".join(lines)
