@@ -215,8 +215,8 @@ def train(
         ``"auto"``: the fastest for the backend (``"epoch"`` on JAX, eager elsewhere);
         ``"none"``: eagerly, one Python call per minibatch; ``"jit"``: each step
         compiled (``jax.jit`` on JAX, ``torch.compile`` on torch); ``"epoch"``: the
-        whole epoch compiled into one ``jax.jit``-ed ``lax.scan`` over the minibatches
-        (JAX; eager elsewhere).
+        whole epoch compiled into one ``jax.jit``-ed ``lax.scan`` over the minibatches,
+        and full-batch epochs many at a time in one compiled loop (JAX; eager elsewhere).
 
     Examples
     --------
