@@ -4,7 +4,7 @@ The same as ``python -m xpnet bench [ARGS]`` (the harness ships inside the packa
 :mod:`xpnet.bench`, so that it also runs after a plain ``pip install``). To refresh
 ``RESULTS.md``::
 
-    python benchmarks/run.py --json benchmarks/results.json > benchmarks/table.md
+    python benchmarks/run.py --json benchmarks/results.json --markdown benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
