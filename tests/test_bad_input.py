@@ -436,3 +436,33 @@ def test_float64_on_jax_with_x64_off() -> None:
             xpnet.one_hot(xpnet.asarray(Y_HOST, backend="jax"), K, dtype="float64")
     finally:
         jax.config.update("jax_enable_x64", True)
+
+
+# --- sgd_step: params and grads must agree -------------------------------------------------------
+
+
+def test_sgd_step_with_grads_of_another_backend(backend: Backend, data) -> None:
+    _, _, params = data
+    grads = params_to_backend(PARAMS_HOST, _other_backend(backend))
+    raises_keeping_inputs(TypeError, r"^(params|grads)\.", xpnet.sgd_step, params, grads, 0.1)
+
+
+def test_sgd_step_with_grads_of_another_dtype(backend: Backend, data) -> None:
+    _, _, params = data
+    grads = params_to_backend(PARAMS_HOST, backend, dtype="float32")
+    raises_keeping_inputs(TypeError, r"^grads\.W1: dtype", xpnet.sgd_step, params, grads, 0.1)
+
+
+@pytest.mark.parametrize("library", ["torch", "array_api_strict", "jax"])
+def test_sgd_step_with_grads_on_another_device(library: str) -> None:
+    here, there = _two_devices(library)
+    params = xpnet.Params(*(xpnet.asarray(p, backend=library, device=here) for p in PARAMS_HOST))
+    grads = xpnet.Params(*(xpnet.asarray(p, backend=library, device=there) for p in PARAMS_HOST))
+    with pytest.raises(ValueError, match=r"^grads\.W1: is on device"):  # meta tensors hold no data
+        xpnet.sgd_step(params, grads, 0.1)
+
+
+@pytest.mark.parametrize("lr", [-0.1, float("nan"), float("inf")])
+def test_sgd_step_with_a_bad_learning_rate(backend: Backend, data, lr: float) -> None:
+    _, _, params = data
+    raises_keeping_inputs(ValueError, r"^lr: ", xpnet.sgd_step, params, params, lr)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _validation as check
+from ._compat import array_namespace
 from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
 from .mlp import Params, _check_model, _loss_sum_grad_logits
@@ -47,9 +48,16 @@ def sgd_step(params: Params, grads: Params, lr: float | Array, /) -> Params:
         raise TypeError("params, grads: expected Params(W1, b1, W2, b2)")
     if len(params) != len(grads):
         raise ValueError(f"grads: has {len(grads)} arrays but params has {len(params)}")
+    names = (*(f"params.{f}" for f in Params._fields), *(f"grads.{f}" for f in Params._fields))
+    array_namespace(*params, *grads, names=names)
     for name, p, g in zip(Params._fields, params, grads):
         if tuple(p.shape) != tuple(g.shape):
             raise ValueError(f"grads.{name}: shape {tuple(g.shape)} differs from {tuple(p.shape)}")
+        if g.dtype != p.dtype:
+            raise TypeError(
+                f"grads.{name}: dtype {g.dtype} differs from params.{name}'s {p.dtype}"
+            )
+    check.check_same_device([*params, *grads], list(names))
     if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr >= 0):
         raise ValueError(f"lr: the learning rate must be finite and >= 0, got {lr}")
     return _sgd_step(params, grads, lr)
