@@ -73,6 +73,20 @@ def numpy_train(X, y, params, *, epochs, lr, batch_size, seed):
 # --- PyTorch -----------------------------------------------------------------------------
 
 
+def _torch_batches(X: Any, y: Any, size: int, rng: np.random.Generator) -> Iterator[Any]:
+    """One epoch of torch minibatches in the order xpnet draws (the whole set when it fits)."""
+    import torch
+
+    n = X.shape[0]
+    if size >= n:
+        yield X, y
+        return
+    order = torch.from_numpy(rng.permutation(n)).to(X.device)
+    for batch in _batches(n, size, None):
+        idx = order[batch]
+        yield X.index_select(0, idx), y.index_select(0, idx)
+
+
 def torch_manual_train(X, y, params, *, epochs, lr, batch_size, seed):
     """torch tensors, no autograd: the same hand-derived backward with fused in-place ops."""
     import torch
@@ -84,17 +98,9 @@ def torch_manual_train(X, y, params, *, epochs, lr, batch_size, seed):
         rng = np.random.default_rng(seed)
         loss_sum = hits = torch.zeros((), dtype=X.dtype, device=X.device)
         for _ in range(epochs):
-            order = None
-            if size < n:
-                order = torch.from_numpy(rng.permutation(n)).to(X.device)
             loss_sum = torch.zeros((), dtype=X.dtype, device=X.device)
             hits = torch.zeros((), dtype=torch.int64, device=X.device)
-            for batch in _batches(n, size, None):
-                if order is None:
-                    Xb, yb = X, y
-                else:
-                    idx = order[batch]
-                    Xb, yb = X.index_select(0, idx), y.index_select(0, idx)
+            for Xb, yb in _torch_batches(X, y, size, rng):
                 m = Xb.shape[0]
                 h = torch.addmm(b1, Xb, W1).relu_()
                 z = torch.addmm(b2, h, W2)
@@ -124,17 +130,9 @@ def torch_autograd_train(X, y, params, *, epochs, lr, batch_size, seed):
     rng = np.random.default_rng(seed)
     loss_sum = hits = torch.zeros(())
     for _ in range(epochs):
-        order = None
-        if size < n:
-            order = torch.from_numpy(rng.permutation(n)).to(X.device)
         loss_sum = torch.zeros((), dtype=X.dtype, device=X.device)
         hits = torch.zeros((), dtype=torch.int64, device=X.device)
-        for batch in _batches(n, size, None):
-            if order is None:
-                Xb, yb = X, y
-            else:
-                idx = order[batch]
-                Xb, yb = X.index_select(0, idx), y.index_select(0, idx)
+        for Xb, yb in _torch_batches(X, y, size, rng):
             z = torch.relu(Xb @ W1 + b1) @ W2 + b2
             loss = torch.nn.functional.cross_entropy(z, yb)
             optimizer.zero_grad(set_to_none=True)
