@@ -15,6 +15,8 @@ from array_api_compat import (
 )
 from array_api_compat import (
     device,
+    is_dask_array,
+    is_dask_namespace,
     is_array_api_obj,
     is_array_api_strict_namespace,
     is_jax_array,
@@ -31,6 +33,8 @@ from array_api_compat import (
 __all__ = [
     "array_namespace",
     "device",
+    "is_dask_array",
+    "is_dask_namespace",
     "is_array_api_obj",
     "is_array_api_strict_namespace",
     "is_jax_array",

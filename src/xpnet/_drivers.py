@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import device, is_jax_namespace, is_numpy_namespace, is_torch_namespace
+from ._compat import device, is_dask_namespace, is_jax_namespace, is_numpy_namespace, is_torch_namespace
 from .backends import asarray, to_numpy
 from .functional import _one_hot
 
@@ -40,6 +40,10 @@ def epoch_runner(step: Step, xp: Namespace, mode: str) -> EpochRunner:
     """The function that runs one epoch of ``step`` on ``xp`` in compile ``mode``."""
     if mode not in COMPILE_MODES:
         raise ValueError(f"compile: unknown mode {mode!r}; use one of {COMPILE_MODES}")
+    if is_dask_namespace(xp):
+        from ._dask import DaskEpoch
+
+        return DaskEpoch(step, xp)
     if is_jax_namespace(xp) and mode != "none":
         return _jax_runner(step, xp, per_step=mode == "jit")
     if is_torch_namespace(xp) and mode == "jit":

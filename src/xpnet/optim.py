@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _validation as check
-from ._compat import array_namespace
+from ._compat import array_namespace, is_dask_array
+from ._dask import chunk_orders
 from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
 from .mlp import Params, _check_model, _loss_sum_grad_logits
@@ -247,6 +248,8 @@ def train(
     steps = -(-n // size)
     # Same draws as `minibatches`: one permutation per epoch, only when there is an order.
     orders = epoch_orders(n, seed=seed, shuffle=True) if shuffle and size < n else None
+    if orders is not None and is_dask_array(X):  # streamed chunk by chunk: a per-chunk order
+        orders = chunk_orders(X.chunks[0], seed=seed, shuffle=True)
     history = History()
     bar = _progress_bar(epochs, progress)
     # Unless a callback or the progress bar needs each epoch's numbers at once, the epoch
