@@ -322,7 +322,9 @@ class DaskEpoch:
         losses, hits = [], []
         chunks = stream_chunks(X, y, order, num_classes=num_classes)
         for i, (X_batch, y_batch) in enumerate(stream_batches(chunks, size)):
-            host, batch_loss, batch_hits = self.step(host, X_batch, y_batch, lrs[i], xp=self.host_xp)
+            host, batch_loss, batch_hits = self.step(
+                host, X_batch, y_batch, lrs[i], xp=self.host_xp
+            )
             losses.append(batch_loss)
             hits.append(batch_hits)
         loss_sum, hit_count = np.sum(np.stack(losses)), np.sum(np.stack(hits))

@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import device, is_dask_namespace, is_jax_namespace, is_numpy_namespace, is_torch_namespace
+from ._compat import (
+    device,
+    is_dask_namespace,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+)
 from .backends import asarray, to_numpy
 from .functional import _one_hot
 

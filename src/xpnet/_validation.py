@@ -55,6 +55,19 @@ def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) 
         )
 
 
+def fold_label_check(y: Array, name: str, *, num_classes: int) -> Array:
+    """``y`` itself, or, on Dask (whose values do not exist yet), ``y`` with the range check
+    of :func:`check_label_values` folded into its graph: a bad label then fails loudly when
+    the chunk holding it is computed, with no extra pass over the data to look for it."""
+    from ._compat import is_dask_array
+
+    if not is_dask_array(y):
+        return y
+    from ._dask import checked_labels
+
+    return checked_labels(y, num_classes, name=name)
+
+
 def check_num_classes(num_classes: int, name: str) -> None:
     if not isinstance(num_classes, int) or isinstance(num_classes, bool):
         raise TypeError(f"{name}: expected an int, got {type(num_classes).__name__}")

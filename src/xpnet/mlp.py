@@ -249,6 +249,7 @@ def loss_and_grad(X: Array, y: Array, params: Params, /) -> tuple[Array, Params]
     ()
     """
     xp = _check_model(X, params, y)
+    y = check.fold_label_check(y, "y", num_classes=params[2].shape[1])
     loss_sum, grads, _ = _loss_sum_grad_logits(X, y, params, xp=xp)
     return loss_sum / X.shape[0], grads
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import _validation as check
 from ._compat import array_namespace, is_dask_array
-from ._dask import chunk_orders
+from ._dask import check_chunks, chunk_orders
 from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
 from .mlp import Params, _check_model, _loss_sum_grad_logits
@@ -236,6 +236,8 @@ def train(
     >>> history.loss[-1] < history.loss[0]
     True
     """
+    if is_dask_array(X):
+        check_chunks(X, y)
     xp = _check_model(X, params, y)
     check.check_finite(X, "X", xp=xp)
     check.check_positive_int(epochs, "epochs", allow_zero=True)
