@@ -241,7 +241,8 @@ def test_chunk_orders_visit_every_sample_once_and_depend_on_the_seed() -> None:
 def test_make_classification_dask_chunks_depend_only_on_seed_and_index() -> None:
     X, y = xpnet.datasets.make_classification_dask(250, 3, 4, chunks=100, seed=5)
     X2, y2 = xpnet.datasets.make_classification_dask(420, 3, 4, chunks=100, seed=5)
-    assert X.chunks == ((100, 100, 50), (3,)) and X.dtype == np.float32 and y.dtype == np.int64
+    assert X.chunks == ((100, 100, 50), (3,))
+    assert (X.dtype, y.dtype) == (np.float32, np.int64)
     for i in range(2):  # the full chunks of both sets are the same, whatever n is
         np.testing.assert_array_equal(X.blocks[i].compute(), X2.blocks[i].compute())
         np.testing.assert_array_equal(y.blocks[i].compute(), y2.blocks[i].compute())

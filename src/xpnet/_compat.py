@@ -15,10 +15,10 @@ from array_api_compat import (
 )
 from array_api_compat import (
     device,
-    is_dask_array,
-    is_dask_namespace,
     is_array_api_obj,
     is_array_api_strict_namespace,
+    is_dask_array,
+    is_dask_namespace,
     is_jax_array,
     is_jax_namespace,
     is_lazy_array,
@@ -33,10 +33,10 @@ from array_api_compat import (
 __all__ = [
     "array_namespace",
     "device",
-    "is_dask_array",
-    "is_dask_namespace",
     "is_array_api_obj",
     "is_array_api_strict_namespace",
+    "is_dask_array",
+    "is_dask_namespace",
     "is_jax_array",
     "is_jax_namespace",
     "is_numpy_array",
