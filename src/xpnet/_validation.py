@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from ._compat import device, is_traced, size
+from ._compat import device, is_jax_array, is_traced, size
 
 Array = Any
 Namespace = Any
@@ -101,17 +101,33 @@ def check_finite(x: Array, name: str, *, xp: Namespace) -> None:
 
 
 def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
-    """All arrays live on one device (traced arrays, which have none yet, are skipped)."""
-    placed = [(name, device(a)) for name, a in zip(names, arrays) if not is_traced(a)]
+    """All arrays live on one device, or, for JAX arrays sharded over several devices, on
+    one set of devices (traced arrays, which have none yet, are skipped)."""
+    placed = [(name, _placement(a)) for name, a in zip(names, arrays) if not is_traced(a)]
     if not placed:
         return
     first_name, first = placed[0]
     for name, dev in placed:
         if dev != first:
             raise ValueError(
-                f"{name}: is on device {dev} but {first_name} is on device {first}; "
-                "move them onto one device first"
+                f"{name}: is on device {_show(dev)} but {first_name} is on device "
+                f"{_show(first)}; move them onto one device first"
             )
+
+
+def _placement(x: Array) -> Any:
+    """The device of ``x``; for a JAX array, the set of devices it lies on (its sharding
+    describes how, and replicated parameters next to row-sharded data are fine)."""
+    if is_jax_array(x):
+        return frozenset(x.devices())
+    return device(x)
+
+
+def _show(placement: Any) -> str:
+    if isinstance(placement, frozenset):
+        names = sorted(str(d) for d in placement)
+        return names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
+    return str(placement)
 
 
 def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:

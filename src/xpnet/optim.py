@@ -17,6 +17,7 @@ from ._compat import array_namespace, is_dask_array
 from ._dask import check_chunks, chunk_orders
 from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
+from ._sharding import data_parallel
 from .mlp import Params, _check_model, _loss_sum_grad_logits
 
 __all__ = [
@@ -191,6 +192,7 @@ def train(
     progress: bool = False,
     callback: Callable[[int, Params, dict[str, float]], bool | None] | None = None,
     compile: str = "auto",
+    devices: Any = None,
 ) -> tuple[Params, History]:
     """Train the network with SGD; return the final parameters and the per-epoch history.
 
@@ -238,13 +240,16 @@ def train(
     """
     if is_dask_array(X):
         check_chunks(X, y)
+    X, y, params, step = data_parallel(
+        X, y, params, _train_step, devices=devices, batch_size=batch_size, compile=compile
+    )
     xp = _check_model(X, params, y)
     check.check_finite(X, "X", xp=xp)
     check.check_positive_int(epochs, "epochs", allow_zero=True)
     if batch_size is not None:
         check.check_positive_int(batch_size, "batch_size")
     schedule = _as_schedule(lr)
-    run_epoch = epoch_runner(_train_step, xp, compile)
+    run_epoch = epoch_runner(step, xp, compile)
     n = X.shape[0]
     size = n if batch_size is None or batch_size >= n else batch_size
     steps = -(-n // size)
