@@ -78,16 +78,19 @@ def test_the_compiled_step_all_reduces_the_gradients(problem) -> None:
     X, y, params = problem
     devices = tuple(two_devices())
     from xpnet._drivers import _jax_compiled
-    from xpnet.optim import _train_step
+    from xpnet.optim import SGD, SGDState, _TrainStep
 
-    step = _sharding.sharded_step(_train_step, devices)
-    one_step = _jax_compiled(step, xpnet.namespace("jax"))[0]
-    Xs, ys, ps = _sharding.place(X, y, params, devices)
-    hlo = one_step.lower(ps, Xs, ys, np.arange(8, dtype=np.int32), 0.1).compile().as_text()
-    assert "all-reduce" in hlo
-    single = _jax_compiled(_train_step, xpnet.namespace("jax"))[0]
-    plain = single.lower(params, X, y, np.arange(8, dtype=np.int32), 0.1).compile().as_text()
-    assert "all-reduce" not in plain
+    step = _TrainStep(SGD(0.0))
+    layers = (xpnet.Layer(params.W1, params.b1), xpnet.Layer(params.W2, params.b2))
+    carry = (layers, SGDState(()))
+    batch = np.arange(8, dtype=np.int32)
+    jnp = xpnet.namespace("jax")
+    Xs, ys, _, placed = _sharding.data_parallel(X, y, params, devices=devices, batch_size=8)
+    sharded = _jax_compiled(_sharding.sharded_step(step, placed), jnp)[0]
+    args = (_sharding.replicate(carry, placed), Xs, ys, batch, 0.1)
+    assert "all-reduce" in sharded.lower(*args).compile().as_text()
+    single = _jax_compiled(step, jnp)[0]
+    assert "all-reduce" not in single.lower(carry, X, y, batch, 0.1).compile().as_text()
 
 
 EIGHT_DEVICES = textwrap.dedent(

@@ -157,7 +157,7 @@ def chunk_orders(chunks: Sequence[int], *, seed: int, shuffle: bool) -> Iterator
 
 
 def stream_chunks(
-    X: Array, y: Array, order: ChunkOrder, *, num_classes: int
+    X: Array, y: Array, order: ChunkOrder, *, num_classes: int | None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The chunks of ``(X, y)`` as NumPy arrays, in ``order``, each computed once.
 
@@ -170,7 +170,8 @@ def stream_chunks(
     def load(k: int) -> tuple[np.ndarray, np.ndarray]:
         block = int(order.blocks[k])
         X_chunk, y_chunk = dask.compute(X.blocks[block], y.blocks[block])
-        _labels_in_range(y_chunk, num_classes=num_classes, name="y")
+        if num_classes is not None:
+            _labels_in_range(y_chunk, num_classes=num_classes, name="y")
         _all_finite(X_chunk, name="X")
         rows = order.rows(k)
         if rows is None:
@@ -269,7 +270,12 @@ Step = Callable[..., tuple[Any, Array, Array]]
 
 class DaskEpoch:
     """One epoch of a generic step on Dask arrays: full batch (a map-reduce over the chunks
-    and one persist), or minibatches streamed chunk by chunk to NumPy steps here."""
+    and one persist), or minibatches streamed chunk by chunk to NumPy steps here.
+
+    The step is :mod:`xpnet.optim`'s ``step(carry, X, y, lr, *, xp)`` with ``carry =
+    (layers, optimizer state)``; ``y`` holds labels (1-D integers: range-checked in the
+    graph) or target rows.
+    """
 
     pipelined = False
 
@@ -281,7 +287,7 @@ class DaskEpoch:
 
     def __call__(
         self,
-        params: Any,
+        carry: Any,
         X: Array,
         y: Array,
         order: ChunkOrder | None,
@@ -289,36 +295,38 @@ class DaskEpoch:
         lrs: Sequence[float],
     ) -> tuple[Any, Array, Array]:
         check_chunks(X, y)
-        num_classes = int(_leaves(params)[-1].shape[-1])
+        labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+        num_classes = int(carry[0][-1][0].shape[1]) if labels else None
         if order is None and size >= X.shape[0]:
-            return self.full_batch(params, X, y, lrs[0], num_classes=num_classes)
+            return self.full_batch(carry, X, y, lrs[0], num_classes=num_classes)
         if order is None:
             order = next(chunk_orders(X.chunks[0], seed=0, shuffle=False))
-        return self.streamed(params, X, y, order, size, lrs, num_classes=num_classes)
+        return self.streamed(carry, X, y, order, size, lrs, num_classes=num_classes)
 
     def full_batch(
-        self, params: Any, X: Array, y: Array, lr: float, *, num_classes: int
+        self, carry: Any, X: Array, y: Array, lr: float, *, num_classes: int | None
     ) -> tuple[Any, Array, Array]:
         X = checked_finite(X)
-        y = checked_labels(y, num_classes)
-        new_params, loss_sum, hits = self.step(params, X, y, lr, xp=self.xp)
-        result: tuple[Any, Array, Array] = persist_tree(new_params, loss_sum, hits)
+        if num_classes is not None:
+            y = checked_labels(y, num_classes)
+        new_carry, loss_sum, hits = self.step(carry, X, y, lr, xp=self.xp)
+        result: tuple[Any, Array, Array] = persist_tree(new_carry, loss_sum, hits)
         return result
 
     def streamed(
         self,
-        params: Any,
+        carry: Any,
         X: Array,
         y: Array,
         order: ChunkOrder,
         size: int,
         lrs: Sequence[float],
         *,
-        num_classes: int,
+        num_classes: int | None,
     ) -> tuple[Any, Array, Array]:
         import dask.array as da
 
-        host = to_host_tree(params)
+        host = to_host_tree(carry)
         losses, hits = [], []
         chunks = stream_chunks(X, y, order, num_classes=num_classes)
         for i, (X_batch, y_batch) in enumerate(stream_batches(chunks, size)):

@@ -115,11 +115,13 @@ def place(X: Array, y: Array, params: Any, devices: tuple[Any, ...]) -> tuple[Ar
 
 
 @functools.cache
-def sharded_step(step: Step, devices: tuple[Any, ...]) -> Step:
+def sharded_step(step: Step, devices: tuple[Any, ...] | None) -> Step:
     """``step`` with its minibatch constrained to the row sharding (cached, so the compiled
     drivers, cached per step, compile once per device set)."""
     import jax
 
+    if devices is None:
+        return step
     rows, _ = shardings(devices)
 
     def data_parallel_step(params: Any, X: Array, y: Array, lr: Any, **kwargs: Any) -> Any:
@@ -134,22 +136,21 @@ def data_parallel(
     X: Array,
     y: Array,
     params: Any,
-    step: Step,
     *,
     devices: Any,
     batch_size: int | None,
     compile: str = "auto",
-) -> tuple[Array, Array, Any, Step]:
-    """What :func:`xpnet.train` runs with ``devices=``: the data and parameters placed over
-    the devices and the step constrained to split its batch; unchanged when ``devices`` is
-    None and ``X`` is not already sharded over several devices."""
+) -> tuple[Array, Array, Any, tuple[Any, ...] | None]:
+    """What :func:`xpnet.train` does first with ``devices=``: ``X`` and ``y`` split by rows
+    over the devices, the parameters replicated; returns them with the devices (None, and
+    everything unchanged, when ``devices`` is None and ``X`` is not already sharded)."""
     from ._compat import is_jax_array
     from ._validation import check_positive_int
 
     if devices is None:
         devices = devices_of(X) if is_jax_array(X) else None
         if devices is None:
-            return X, y, params, step
+            return X, y, params, None
     if not is_jax_array(X):
         raise TypeError(
             f"devices: data parallelism runs on JAX arrays, got X of type {type(X).__name__}; "
@@ -165,8 +166,22 @@ def data_parallel(
     resolved = resolve_devices(devices)
     if not isinstance(params, tuple):
         raise TypeError(f"params: expected a tuple of arrays, got {type(params).__name__}")
-    if not is_jax_array(y) or y.ndim != 1 or X.ndim != 2 or y.shape[0] != X.shape[0]:
-        return X, y, params, step  # left to the model's checks, which name what is wrong
+    if not is_jax_array(y) or y.ndim < 1 or X.ndim != 2 or y.shape[0] != X.shape[0]:
+        return X, y, params, resolved  # left to the model's checks, which name what is wrong
     check_divisible(int(X.shape[0]), batch_size, resolved)
-    X, y, params = place(X, y, params, resolved)
-    return X, y, params, sharded_step(step, resolved)
+    rows, _ = shardings(resolved)
+    X, y = jax_device_put((X, y), rows)
+    return X, y, replicate(params, resolved), resolved
+
+
+def replicate(tree: Any, devices: tuple[Any, ...] | None) -> Any:
+    """Every array of ``tree`` copied onto each of ``devices`` (unchanged when None)."""
+    if devices is None:
+        return tree
+    return jax_device_put(tree, shardings(devices)[1])
+
+
+def jax_device_put(tree: Any, sharding: Any) -> Any:
+    import jax
+
+    return jax.device_put(tree, sharding)
