@@ -15,6 +15,8 @@ from array_api_compat import (
 )
 from array_api_compat import (
     device as _device,
+)
+from array_api_compat import (
     is_array_api_obj,
     is_array_api_strict_namespace,
     is_dask_array,

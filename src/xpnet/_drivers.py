@@ -33,7 +33,8 @@ Array = Any
 Namespace = Any
 Step = Callable[..., tuple[Any, Array, Array]]
 #: ``run(params, X, y, order, size, lrs) -> (params, loss_sum, hits)``: one epoch.
-EpochRunner = Callable[[Any, Array, Array, "np.ndarray | None", int, Sequence[float]], Any]
+#: ``order``: a sample order (NumPy indices), a Dask ``ChunkOrder``, or None (as stored).
+EpochRunner = Callable[[Any, Array, Array, Any, int, Sequence[float]], Any]
 
 #: ``auto``: the fastest driver of the backend (the compiled epoch on JAX, eager elsewhere);
 #: ``none``: eager; ``jit``: each step compiled (``jax.jit``, ``torch.compile`` on torch);

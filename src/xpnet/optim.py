@@ -569,9 +569,11 @@ def train(
     size = n if batch_size is None or batch_size >= n else batch_size
     steps = -(-n // size)
     # Same draws as `minibatches`: one permutation per epoch, only when there is an order.
-    orders = epoch_orders(n, seed=seed, shuffle=True) if shuffle and size < n else None
-    if orders is not None and is_dask_array(X):  # streamed chunk by chunk: a per-chunk order
-        orders = chunk_orders(X.chunks[0], seed=seed, shuffle=True)
+    orders: Iterator[Any] | None = None
+    if shuffle and size < n:
+        orders = epoch_orders(n, seed=seed, shuffle=True)
+        if is_dask_array(X):  # streamed chunk by chunk: an order of chunks, then of rows
+            orders = chunk_orders(X.chunks[0], seed=seed, shuffle=True)
     history = History()
     bar = _progress_bar(epochs, progress)
     # Unless a callback or the progress bar needs each epoch's numbers at once, the epoch
