@@ -379,3 +379,47 @@ def test_killing_a_worker_mid_epoch_still_gives_the_right_result(client, params)
     assert events["epoch 0"] < events["kill"] < events["epoch 1"]
     expected, _ = xpnet.train(Xn, yn, params, epochs=epochs, lr=0.2)
     assert_trees_close(trained, expected)
+
+
+# --- deeper networks, other optimizers and losses run on Dask too ------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [None, 46])
+def test_deep_network_with_adam_equals_numpy(data, batch_size) -> None:
+    X, y = on_dask(*data)
+    layers = xpnet.init_layers((D, 8, 6, K), seed=2, dtype="float64")
+    kwargs = {
+        "epochs": 3, "batch_size": batch_size, "seed": 4, "activation": "tanh", "alpha": 1e-3,
+        "optimizer": xpnet.optim.Adam(0.01),
+    }  # fmt: skip
+    dask_layers = tuple(xpnet.Layer(da.from_array(W), da.from_array(b)) for W, b in layers)
+    trained, history = xpnet.train(X, y, dask_layers, **kwargs)
+    if batch_size is None:
+        expected, expected_history = xpnet.train(*data, layers, **kwargs)
+    else:  # Adam's state runs on across epochs: one pass over the three epochs' rows (the
+        # batches, 46 rows, divide the 230 samples, so they fall as in three epochs)
+        orders = chunk_orders(X.chunks[0], seed=4, shuffle=True)
+        idx = np.concatenate([next(orders).indices() for _ in range(3)])
+        Xo, yo = data[0][idx], data[1][idx]
+        expected, _ = xpnet.train(Xo, yo, layers, **{**kwargs, "epochs": 1, "shuffle": False})
+        expected_history = None
+    assert isinstance(trained[0], xpnet.Layer)
+    for (W, b), (We, be) in zip(trained, expected):
+        assert_trees_close([W, b], [We, be])
+    if expected_history is not None:
+        np.testing.assert_allclose(history.loss, expected_history.loss, rtol=1e-10)
+
+
+def test_regression_targets_stream_with_their_rows(data) -> None:
+    rng = np.random.default_rng(1)
+    targets = rng.standard_normal((N, 2))
+    X, _ = on_dask(*data)
+    Y = da.from_array(targets, chunks=(CHUNKS, -1))
+    layers = xpnet.init_layers((D, 5, 2), seed=0, dtype="float64")
+    dask_layers = tuple(xpnet.Layer(da.from_array(W), da.from_array(b)) for W, b in layers)
+    kwargs = {"epochs": 1, "batch_size": 16, "seed": 0, "loss": "squared_error", "lr": 0.01}
+    trained, _ = xpnet.train(X, Y, dask_layers, **kwargs)
+    idx = next(chunk_orders(X.chunks[0], seed=0, shuffle=True)).indices()
+    expected, _ = xpnet.train(data[0][idx], targets[idx], layers, **{**kwargs, "shuffle": False})
+    for (W, b), (We, be) in zip(trained, expected):
+        assert_trees_close([W, b], [We, be])
