@@ -423,3 +423,31 @@ def test_regression_targets_stream_with_their_rows(data) -> None:
     expected, _ = xpnet.train(data[0][idx], targets[idx], layers, **{**kwargs, "shuffle": False})
     for (W, b), (We, be) in zip(trained, expected):
         assert_trees_close([W, b], [We, be])
+
+
+# --- the out-of-core benchmark, at a tiny size ------------------------------------------------
+
+
+def test_out_of_core_bench_runs_and_reports_every_process(tmp_path) -> None:
+    from xpnet.bench import _out_of_core
+
+    assert _out_of_core.requested(["--workload", "out-of-core"])
+    assert _out_of_core.requested(["--workloads=iris,out-of-core"])
+    assert not _out_of_core.requested(["--workloads", "iris"])
+    argv = [
+        "--workload", "out-of-core", "--rows", "6000", "--chunk-rows", "2000",
+        "--numpy-rows", "2000", "--workers", "1", "--batch-size", "500",
+        "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "m.png"),
+    ]  # fmt: skip
+    assert _out_of_core.main(argv) == 0
+    import json
+
+    report = json.loads((tmp_path / "r.json").read_text())
+    roles = [p["role"] for p in report["processes"]]
+    assert roles.count("dask worker") == 1
+    assert any(r.startswith("main") for r in roles)
+    assert all(p["peak"] > 0 for p in report["processes"])
+    assert report["chunks"] == 3
+    assert report["dask"]["streamed_rows_per_second"] > 0
+    assert report["ratio_minibatch"] > 0
+    assert (tmp_path / "m.png").stat().st_size > 0
