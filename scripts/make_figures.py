@@ -114,10 +114,13 @@ def backends_figures(out: Path, backends: Sequence[str], *, epochs: int) -> None
 
 
 def _best_seconds(call: Callable[[], Any], *, number: int, repeat: int) -> float:
-    """Seconds per call, the best of ``repeat`` runs of ``number`` calls.
+    """Seconds per call: the minimum over ``repeat`` runs of ``number`` calls each.
 
-    The best run is the one least disturbed by whatever else the machine was doing
-    (the timeit module's advice); warm-up (imports, JAX compilation) is excluded.
+    The minimum, not the mean or the median: whatever else the machine does (other
+    processes, interrupts, cold caches) can only add time to a run, so the fastest run
+    is the closest to the cost of the call itself (the timeit module's advice). One
+    warm-up call first leaves out first-call costs (imports, JAX compilation). The
+    figure's title says "best of ``repeat``": this minimum.
     """
     call()
     return min(timeit.repeat(call, number=number, repeat=repeat)) / number
