@@ -7,6 +7,7 @@ of xpnet's own forward pass and central finite differences on every backend.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,7 @@ def nets(draw: st.DrawFn, backend: Backend | None = None) -> Net:
             draw(hnp.arrays(np.float64, (a, b), elements=finite_floats(1.2))),
             draw(hnp.arrays(np.float64, (b,), elements=finite_floats(1.2))),
         )
-        for a, b in zip(sizes[:-1], sizes[1:])
+        for a, b in itertools.pairwise(sizes)
     )
     X = draw(hnp.arrays(np.float64, (n, sizes[0]), elements=finite_floats(2.0)))
     weights = draw(
@@ -143,7 +144,8 @@ def test_hand_derived_gradients_equal_torch_autograd(
     loss, grads = xpnet.loss_and_grad(X, y, layers, sample_weight=w, **net.options)
     expected_loss, expected = _torch_oracle(net)
     assert_close(loss, np.asarray(expected_loss), backend=backend, rtol=1e-10, atol=1e-12)
-    assert len(grads) == len(layers) and all(isinstance(g, xpnet.Layer) for g in grads)
+    assert len(grads) == len(layers)
+    assert all(isinstance(g, xpnet.Layer) for g in grads)
     for i, (got, want) in enumerate(zip(_flat(grads), expected)):
         assert_close(got, want, backend=backend, rtol=1e-9, atol=1e-11, err_msg=f"leaf {i}")
 
@@ -190,7 +192,8 @@ def test_one_hidden_layer_as_layers_equals_the_lectures_params(backend: Backend)
     loss_p, grads_p = xpnet.loss_and_grad(X, y, params)
     loss_l, grads_l = xpnet.loss_and_grad(X, y, layers)
     assert isinstance(grads_p, xpnet.Params)
-    assert isinstance(grads_l, tuple) and isinstance(grads_l[0], xpnet.Layer)
+    assert isinstance(grads_l, tuple)
+    assert isinstance(grads_l[0], xpnet.Layer)
     assert_close(loss_l, loss_p, rtol=0, atol=0)
     for a, b in zip(grads_p, _flat(grads_l)):
         assert_close(b, a, rtol=0, atol=0)
@@ -217,6 +220,7 @@ def test_same_seed_same_layers_on_every_backend(backend: Backend) -> None:
 def test_glorot_init_is_scikit_learns_draw() -> None:
     """scikit-learn's initial coefs_ for random_state=0 (read back after a step of 1e-300,
     which moves no weight) equal init_layers(init="glorot", seed=0)."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPRegressor
 
     rng = np.random.default_rng(0)
@@ -231,7 +235,7 @@ def test_glorot_init_is_scikit_learns_draw() -> None:
         random_state=0,
         activation="tanh",
     )
-    with pytest.warns(Warning):
+    with pytest.warns(ConvergenceWarning):
         reg.fit(X, y)
     layers = xpnet.init_layers((4, 7, 5, 1), init="glorot", seed=0)
     for (W, b), coef, intercept in zip(layers, reg.coefs_, reg.intercepts_):
@@ -282,14 +286,14 @@ def test_loss_value_and_grad_match_torch(backend: Backend) -> None:
     for loss, t_np in targets.items():
         zt = torch.tensor(z_np, requires_grad=True)
         t = torch.tensor(t_np)
-        per_sample = {
-            "cross_entropy": lambda: F.cross_entropy(zt, t, reduction="none"),
-            "binary_cross_entropy": lambda: F.binary_cross_entropy_with_logits(
-                zt, t, reduction="none"
-            ).sum(1),
-            "squared_error": lambda: ((zt - t) ** 2).sum(1) / 2,
-            "poisson": lambda: F.poisson_nll_loss(zt, t, full=False, reduction="none").sum(1),
-        }[loss]()
+        if loss == "cross_entropy":
+            per_sample = F.cross_entropy(zt, t, reduction="none")
+        elif loss == "binary_cross_entropy":
+            per_sample = F.binary_cross_entropy_with_logits(zt, t, reduction="none").sum(1)
+        elif loss == "squared_error":
+            per_sample = ((zt - t) ** 2).sum(1) / 2
+        else:
+            per_sample = F.poisson_nll_loss(zt, t, full=False, reduction="none").sum(1)
         wt = torch.tensor(w_np)
         expected = (wt * per_sample).sum() / wt.sum()
         (expected_grad,) = torch.autograd.grad(expected, zt)

@@ -105,7 +105,8 @@ def test_every_driver_equals_the_plain_loop(
             optimizer=OPTIMIZERS[optimizer](scale),
             **options,
         )
-        assert isinstance(got, tuple) and isinstance(got[0], xpnet.Layer)
+        assert isinstance(got, tuple)
+        assert isinstance(got[0], xpnet.Layer)
         for a, b in zip(
             [a for layer in got for a in layer], [a for layer in expected for a in layer]
         ):
