@@ -103,6 +103,18 @@ def test_training_on_an_out_of_range_label_fails(data, params, batch_size) -> No
         xpnet.train(X, y, dask_params(params), epochs=2, lr=0.1, batch_size=batch_size)
 
 
+def test_predicting_on_nan_inputs_fails_when_computed(data, params) -> None:
+    X = data[0].copy()
+    X[100, 2] = np.inf
+    Xd, _ = on_dask(X, data[1])
+    with dask.config.set(scheduler=_raise_on_compute):
+        labels = xpnet.predict(Xd, dask_params(params))
+        probs = xpnet.predict_proba(Xd, dask_params(params))
+    for lazy in (labels, probs):
+        with pytest.raises(ValueError, match=r"^X: contains NaN or inf"):
+            lazy.compute()
+
+
 def test_training_on_nan_inputs_fails(data, params) -> None:
     X = data[0].copy()
     X[200, 1] = np.nan

@@ -337,3 +337,33 @@ class DaskEpoch:
             hits.append(batch_hits)
         loss_sum, hit_count = np.sum(np.stack(losses)), np.sum(np.stack(hits))
         return from_host_tree(host), da.from_array(loss_sum), da.from_array(hit_count)
+
+
+# --- the backend's hooks (registered as "dask" in xpnet.backends) ------------------------------
+
+
+def row_chunks(ndim: int, chunks: Any = None) -> Any:
+    """Dask's chunks for new data: the given ones, or automatic row chunks that hold whole
+    samples (every other axis in one chunk), as training needs."""
+    if chunks is not None:
+        return chunks
+    return {0: "auto", **dict.fromkeys(range(1, ndim), -1)}
+
+
+def from_numpy(
+    data: np.ndarray, *, xp: Namespace, dtype: Any, device: Any, chunks: Any = None
+) -> Array:
+    """Host data as a Dask array (``chunks``: as ``dask.array.from_array`` takes them;
+    default: automatic row chunks)."""
+    import dask.array as da
+
+    if device not in (None, "cpu"):
+        raise ValueError(f"device: Dask arrays of NumPy chunks live on 'cpu', got {device!r}")
+    if dtype is not None:
+        data = data.astype(dtype, copy=False)
+    return da.from_array(data, chunks=row_chunks(data.ndim, chunks))
+
+
+def to_numpy(x: Array) -> np.ndarray:
+    """``x`` computed (by the current scheduler) into one NumPy array."""
+    return np.asarray(x.compute())

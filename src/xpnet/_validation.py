@@ -68,6 +68,18 @@ def fold_label_check(y: Array, name: str, *, num_classes: int) -> Array:
     return checked_labels(y, num_classes, name=name)
 
 
+def fold_finite_check(x: Array, name: str) -> Array:
+    """``x`` itself, or, on Dask, ``x`` with the check of :func:`check_finite` folded into
+    its graph (a NaN fails when its chunk is computed, naming ``name``)."""
+    from ._compat import is_dask_array
+
+    if not is_dask_array(x):
+        return x
+    from ._dask import checked_finite
+
+    return checked_finite(x, name=name)
+
+
 def check_num_classes(num_classes: int, name: str) -> None:
     if not isinstance(num_classes, int) or isinstance(num_classes, bool):
         raise TypeError(f"{name}: expected an int, got {type(num_classes).__name__}")

@@ -522,6 +522,18 @@ def train(
     activation, loss, alpha
         As for :func:`loss_and_grad`. For regression losses ``History.accuracy`` stays
         empty.
+    devices : sequence of jax devices, int or jax.sharding.Mesh, optional
+        JAX data parallelism: the samples of every batch split over these devices (the
+        first ``N`` of ``jax.devices()`` for an int), the parameters replicated, the
+        gradients all-reduced by XLA; the samples and the batch size must divide evenly.
+        Data already sharded over several devices trains there without ``devices``.
+
+    Notes
+    -----
+    On Dask arrays (row chunks holding whole samples), full-batch training runs each epoch
+    as one map-reduce over the chunks and one ``persist``; with a ``batch_size`` the chunks
+    are streamed to this process in a seeded order (chunks, then rows within a chunk)
+    while the next one is computed. See the "Scaling out" guide.
 
     Examples
     --------
