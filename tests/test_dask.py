@@ -234,6 +234,15 @@ def test_streamed_minibatches_equal_numpy_on_the_same_order(
     np.testing.assert_allclose(history.loss, losses, rtol=1e-10)
 
 
+def test_one_chunk_trains_in_the_order_of_in_memory_training(data, params) -> None:
+    X, y = on_dask(*data, chunks=N)
+    kwargs = {"epochs": 3, "lr": 0.1, "batch_size": 20, "seed": 5}
+    trained, history = xpnet.train(X, y, dask_params(params), **kwargs)
+    expected, expected_history = xpnet.train(*data, params, **kwargs)
+    assert_trees_close(trained, expected)
+    np.testing.assert_allclose(history.loss, expected_history.loss, rtol=1e-10)
+
+
 def test_chunk_orders_visit_every_sample_once_and_depend_on_the_seed() -> None:
     chunks = (5, 3, 4)
     first, second = (next(chunk_orders(chunks, seed=s, shuffle=True)) for s in (0, 1))

@@ -46,6 +46,15 @@ def is_dask(x: Any) -> bool:
 # --- checks at the boundary: chunk structure (no data needed) ------------------------------
 
 
+def check_known_chunks(x: Array, name: str) -> None:
+    """``x`` has known chunk sizes (a boolean mask, for one, leaves them NaN)."""
+    if any(math.isnan(c) for axis in x.chunks for c in axis):
+        raise ValueError(
+            f"{name}: has unknown (NaN) chunk sizes {x.chunks}; call "
+            f"{name}.compute_chunk_sizes() (or build it with known sizes) first"
+        )
+
+
 def check_chunks(X: Array, y: Array | None = None, *, name: str = "X") -> None:
     """``X`` is chunked along rows only, with known chunk sizes; ``y`` has ``X``'s row chunks.
 
@@ -53,22 +62,15 @@ def check_chunks(X: Array, y: Array | None = None, *, name: str = "X") -> None:
     merging the feature chunks multiplies the memory of every row chunk, a choice the
     user should make (``X.rechunk({1: -1})``).
     """
-    if any(math.isnan(c) for axis in X.chunks for c in axis):
-        raise ValueError(
-            f"{name}: has unknown (NaN) chunk sizes {X.chunks}; call "
-            f"{name}.compute_chunk_sizes() (or build it with known sizes) first"
-        )
+    check_known_chunks(X, name)
     if X.ndim == 2 and len(X.chunks[1]) > 1:
         raise ValueError(
             f"{name}: is chunked along the feature axis (column chunks {X.chunks[1]}); each "
             f"row chunk must hold whole samples. Rechunk it with {name}.rechunk({{1: -1}})"
         )
-    if y is None:
+    if y is None or not is_dask(y):
         return
-    if any(math.isnan(c) for c in y.chunks[0]):
-        raise ValueError(
-            f"y: has unknown (NaN) chunk sizes {y.chunks}; call y.compute_chunk_sizes() first"
-        )
+    check_known_chunks(y, "y")
     if y.ndim >= 1 and tuple(y.chunks[0]) != tuple(X.chunks[0]):
         raise ValueError(
             f"y: its chunks {y.chunks[0]} differ from {name}'s row chunks {X.chunks[0]}; "
@@ -79,30 +81,46 @@ def check_chunks(X: Array, y: Array | None = None, *, name: str = "X") -> None:
 # --- value checks folded into the graph ----------------------------------------------------
 
 
-def _labels_in_range(block: np.ndarray, *, num_classes: int, name: str) -> np.ndarray:
-    if block.size and not bool(np.all((block >= 0) & (block < num_classes))):
-        raise ValueError(
-            f"{name}: labels must lie in [0, {num_classes}), got values from "
-            f"{int(block.min())} to {int(block.max())} (found while computing a chunk)"
-        )
+def _checked_block(block: np.ndarray, *, check: Callable[..., None]) -> np.ndarray:
+    from ._compat import array_namespace
+
+    check(block, xp=array_namespace(block))
     return block
 
 
-def _all_finite(block: np.ndarray, *, name: str) -> np.ndarray:
-    if not bool(np.isfinite(block).all()):
-        raise ValueError(f"{name}: contains NaN or inf values (found while computing a chunk)")
-    return block
+def fold_check(x: Array, check: Callable[..., None]) -> Array:
+    """``x`` with ``check(chunk, xp=...)`` run on each chunk when it is computed."""
+    return x.map_blocks(_checked_block, check=check, dtype=x.dtype, meta=x._meta)
 
 
 def checked_labels(y: Array, num_classes: int, *, name: str = "y") -> Array:
-    """``y`` with a range check of every chunk folded into its graph (nothing computed now)."""
-    check = functools.partial(_labels_in_range, num_classes=num_classes, name=name)
-    return y.map_blocks(check, dtype=y.dtype, meta=y._meta)
+    """``y`` with the range check of its labels folded into its graph."""
+    from ._validation import check_label_values
+
+    check = functools.partial(check_label_values, name=name, num_classes=num_classes)
+    return fold_check(y, check)
 
 
 def checked_finite(X: Array, *, name: str = "X") -> Array:
-    """``X`` with a finiteness check of every chunk folded into its graph."""
-    return X.map_blocks(functools.partial(_all_finite, name=name), dtype=X.dtype, meta=X._meta)
+    """``X`` with the check for NaN and inf folded into its graph."""
+    from ._validation import check_finite
+
+    return fold_check(X, functools.partial(check_finite, name=name))
+
+
+def checked_positive_total(w: Array, *, name: str) -> Array:
+    """``w`` whose every chunk waits for the check ``sum(w) > 0`` (a reduction over ``w``
+    inside the graph, with no extra pass over the data ``X``)."""
+    import dask.array as da
+
+    after = functools.partial(_after_positive_total, name=name)
+    return da.blockwise(after, "i", w, "i", da.sum(w), "", dtype=w.dtype, meta=w._meta)
+
+
+def _after_positive_total(block: np.ndarray, total: np.ndarray, *, name: str) -> np.ndarray:
+    if not total > 0:
+        raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
+    return block
 
 
 # --- the sample order of an epoch over chunks -----------------------------------------------
@@ -113,17 +131,20 @@ class ChunkOrder:
     """One epoch's sample order over a row-chunked data set, without an index per sample.
 
     The chunks are visited in the order ``blocks``; the rows of the ``k``-th visited chunk
-    in the order ``default_rng(seeds[k]).permutation(rows)`` (in their stored order when
-    ``seeds`` is None). :meth:`indices` spells the order out, sample by sample, for tests
-    and for in-memory training on the same order.
+    in the order ``default_rng(seeds[k]).permutation(rows)``, or ``rows_of_one`` for a data
+    set in one chunk, or in their stored order when neither is given. :meth:`indices`
+    spells the order out, sample by sample, for tests and for in-memory training on it.
     """
 
     chunks: tuple[int, ...]
     blocks: np.ndarray
     seeds: np.ndarray | None = None
+    rows_of_one: np.ndarray | None = None
 
     def rows(self, k: int) -> np.ndarray | None:
         """The order of the rows inside the ``k``-th visited chunk (None: as stored)."""
+        if self.rows_of_one is not None:
+            return self.rows_of_one
         if self.seeds is None:
             return None
         count = self.chunks[int(self.blocks[k])]
@@ -144,9 +165,16 @@ def chunk_orders(chunks: Sequence[int], *, seed: int, shuffle: bool) -> Iterator
     """One :class:`ChunkOrder` per epoch, forever, drawn from ``seed``.
 
     Each epoch draws a permutation of the chunks, then one seed per chunk for the order
-    of its rows (so an order costs a few numbers per chunk, not one per sample).
+    of its rows (so an order costs a few numbers per chunk, not one per sample). A data set
+    in one chunk (it fits in memory) gets the permutation in-memory training draws
+    (:func:`xpnet._rng.epoch_orders`), so it trains exactly as a NumPy array would.
     """
+    from ._rng import epoch_orders
+
     chunks = tuple(int(c) for c in chunks)
+    if shuffle and len(chunks) == 1:
+        for order in epoch_orders(chunks[0], seed=seed, shuffle=True):
+            yield ChunkOrder(chunks, np.zeros(1, dtype=np.int64), rows_of_one=order)
     rng = np.random.default_rng(seed)
     while True:
         if not shuffle:
@@ -167,12 +195,17 @@ def stream_chunks(
     """
     import dask
 
+    from ._compat import array_namespace
+    from ._validation import check_finite, check_label_values
+
+    np_xp = array_namespace(np.zeros(0))
+
     def load(k: int) -> tuple[np.ndarray, np.ndarray]:
         block = int(order.blocks[k])
         X_chunk, y_chunk = dask.compute(X.blocks[block], y.blocks[block])
         if num_classes is not None:
-            _labels_in_range(y_chunk, num_classes=num_classes, name="y")
-        _all_finite(X_chunk, name="X")
+            check_label_values(y_chunk, "y", num_classes=num_classes, xp=np_xp)
+        check_finite(X_chunk, "X", xp=np_xp)
         rows = order.rows(k)
         if rows is None:
             return X_chunk, y_chunk

@@ -7,8 +7,9 @@ Dask), where no value exists yet.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._compat import device, is_jax_array, is_traced, size
@@ -55,29 +56,21 @@ def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) 
         )
 
 
-def fold_label_check(y: Array, name: str, *, num_classes: int) -> Array:
-    """``y`` itself, or, on Dask (whose values do not exist yet), ``y`` with the range check
-    of :func:`check_label_values` folded into its graph: a bad label then fails loudly when
-    the chunk holding it is computed, with no extra pass over the data to look for it."""
-    from ._compat import is_dask_array
+def folded(x: Array, check: Callable[..., None], /, **kwargs: Any) -> Array:
+    """``x`` itself, or, on Dask (whose values do not exist yet), ``x`` with
+    ``check(chunk, **kwargs, xp=...)`` run on each chunk as the chunk is computed.
 
-    if not is_dask_array(y):
-        return y
-    from ._dask import checked_labels
-
-    return checked_labels(y, num_classes, name=name)
-
-
-def fold_finite_check(x: Array, name: str) -> Array:
-    """``x`` itself, or, on Dask, ``x`` with the check of :func:`check_finite` folded into
-    its graph (a NaN fails when its chunk is computed, naming ``name``)."""
+    The value checks above skip lazy arrays; folded into the graph they still fail
+    loudly, with the same message, instead of letting a bad value through, and they cost
+    no extra pass over the data (each chunk is checked where it is used).
+    """
     from ._compat import is_dask_array
 
     if not is_dask_array(x):
         return x
-    from ._dask import checked_finite
+    from ._dask import fold_check
 
-    return checked_finite(x, name=name)
+    return fold_check(x, functools.partial(check, **kwargs))
 
 
 def check_num_classes(num_classes: int, name: str) -> None:

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import array_namespace, device, is_dask_array
-from ._dask import check_chunks, chunk_orders
+from ._dask import check_chunks, check_known_chunks, chunk_orders
 from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
 from ._sharding import data_parallel, replicate, sharded_step
@@ -544,13 +544,16 @@ def train(
     >>> history.loss[-1] < history.loss[0]
     True
     """
-    if is_dask_array(X):
-        check_chunks(X, y)
+    for name, array in (("X", X), ("y", y)):
+        if is_dask_array(array):  # before the shape checks, which need the sizes
+            check_known_chunks(array, name)
     X, y, params, devices = data_parallel(
         X, y, params, devices=devices, batch_size=batch_size, compile=compile
     )
     checked = _check_model(X, params, y, activation=activation, loss=loss, alpha=alpha)
     xp = checked.xp
+    if is_dask_array(X):
+        check_chunks(X, y)
     check.check_finite(X, "X", xp=xp)
     check.check_positive_int(epochs, "epochs", allow_zero=True)
     if batch_size is not None:
