@@ -578,9 +578,13 @@ def asarray(
     """
     if backend is None:
         xp = array_namespace(x) if is_array_api_obj(x) else namespace("numpy")
+        spec = _spec_of(xp)
+    elif isinstance(backend, str):  # by name: that backend's hooks, even if it shares a namespace
+        spec = get_backend(backend)
+        xp = spec.namespace()
     else:
         xp = namespace(backend)
-    spec = _spec_of(xp)
+        spec = _spec_of(xp)
     target = resolve_dtype(xp, dtype)
     if spec is not None and spec.device_hook is not None and isinstance(device, str):
         device = spec.device_hook(device)
