@@ -323,3 +323,25 @@ def test_entry_points_are_read_once(plugin_dir: Path, tmp_path_factory) -> None:
         assert "later" not in xpnet.BACKENDS  # the group was read already
     finally:
         sys.path.remove(str(later))
+
+
+def test_the_lazy_hook_decides_whether_values_are_checked(registry) -> None:
+    """Value checks (labels in range) run unless the backend says the values are not there."""
+    from broken_backends import BrokenNamespace
+
+    X, y = np.zeros((2, 2)), np.array([0, 5])  # a label 5 in a 2-class problem
+    params = xpnet.init_params(2, 3, 2)
+    for lazy, raises in ((lambda x: False, True), (lambda x: True, False)):
+        register(
+            "numpy_lazy",
+            module="numpy",
+            namespace=lambda numpy: BrokenNamespace("numpy_lazy", {}),
+            lazy=lazy,
+            replace=True,
+        )
+        on = [xpnet.asarray(a, backend="numpy_lazy") for a in (X, y, *params)]
+        if raises:
+            with pytest.raises(ValueError, match=r"^y: labels must lie in \[0, 2\)"):
+                xpnet.loss_and_grad(on[0], on[1], xpnet.Params(*on[2:]))
+        else:  # nothing can be read: the check is skipped, as under jax.jit
+            xpnet.loss_and_grad(on[0], on[1], xpnet.Params(*on[2:]))

@@ -13,7 +13,7 @@ Examples
 True
 """
 
-from . import datasets, gradcheck, optim
+from . import datasets, gradcheck, optim, testing
 from .backends import (
     BACKENDS,
     asarray,
@@ -80,6 +80,7 @@ __all__ = [
     "relu_grad",
     "sgd_step",
     "softmax",
+    "testing",
     "to_numpy",
     "train",
 ]

@@ -68,6 +68,7 @@ class BackendSpec:
     from_numpy_hook: Callable[..., Array] | None = None
     device_hook: Callable[[str], Any] | None = None
     dtype_guard: Callable[[Namespace, Any, str], None] | None = None
+    lazy_hook: Callable[[Array], bool] | None = None
     default_dtype: str | None = None
     aliases: tuple[str, ...] = ()
     install: str = ""
@@ -205,6 +206,7 @@ def register(
     from_numpy: Callable[..., Array] | None = None,
     device: Callable[[str], Any] | None = None,
     dtype_guard: Callable[[Namespace, Any, str], None] | None = None,
+    lazy: Callable[[Array], bool] | None = None,
     default_dtype: str | None = None,
     aliases: Iterable[str] = (),
     install: str | None = None,
@@ -238,6 +240,11 @@ def register(
     dtype_guard : callable, optional
         ``dtype_guard(xp, dtype, argument)``: raise if ``dtype`` cannot be honoured
         (JAX refuses float64 while x64 is off). Default: every dtype is fine.
+    lazy : callable, optional
+        ``lazy(x) -> bool``: whether the values of ``x`` cannot be read now, so that the
+        value checks (labels in range, finite inputs) must be skipped. Default:
+        :func:`array_api_compat.is_lazy_array`, which says True for every array of a
+        library that may be lazy (ndonnx, Dask), even one whose values are there.
     default_dtype : str, optional
         The default floating dtype's name. Default: from ``xp.__array_namespace_info__()``.
     aliases : iterable of str
@@ -273,6 +280,7 @@ def register(
         "from_numpy": from_numpy,
         "device": device,
         "dtype_guard": dtype_guard,
+        "lazy": lazy,
     }
     for hook_name, hook in hooks.items():
         _check_hook(hook, hook_name)
@@ -300,6 +308,7 @@ def register(
         from_numpy_hook=from_numpy,
         device_hook=device,
         dtype_guard=dtype_guard,
+        lazy_hook=lazy,
         default_dtype=default_dtype,
         aliases=alias_keys,
         install=install or f"pip install {root}",
@@ -436,6 +445,15 @@ def namespace(backend: str | Namespace) -> Namespace:
 
 def _spec_of(xp: Namespace) -> BackendSpec | None:
     return _REGISTRY.for_namespace(xp)
+
+
+def _lazy_hook(x: Array) -> Callable[[Array], bool] | None:
+    """The ``lazy`` hook of the backend of array ``x``, if it has one."""
+    try:
+        spec = _spec_of(array_namespace(x))
+    except TypeError:
+        return None
+    return spec.lazy_hook if spec is not None else None
 
 
 def backend_name(x: Array | Namespace) -> str:
