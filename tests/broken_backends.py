@@ -167,22 +167,37 @@ def _register(name: str, overrides: dict[str, Callable[..., Any]]) -> None:
     )
 
 
+#: The any-depth checks: a deeper tanh/logistic network, the optimizers; all see every fault.
+DEEP = ("deep_grad", "optimizers_vs_numpy")
+
 #: name -> the checks that must fail on it (and no others), and how to register it.
 BROKEN: dict[str, tuple[set[str], Callable[[], None]]] = {
     "numpy_exp_off": (
-        {"trajectory_vs_numpy", "softmax_at_1000"},
+        {"trajectory_vs_numpy", "softmax_at_1000", *DEEP},
         lambda: _register("numpy_exp_off", {"exp": _exp_off}),
     ),
     "numpy_matmul_transposed": (
-        {"grad_vs_finite_diff", "trajectory_vs_numpy"},
+        {"grad_vs_finite_diff", "trajectory_vs_numpy", *DEEP},
         lambda: _register("numpy_matmul_transposed", {"matmul": _matmul_transposed}),
     ),
     "numpy_max_sorts": (
-        {"no_in_place_writes", "softmax_at_1000", "grad_vs_finite_diff", "trajectory_vs_numpy"},
+        {
+            "no_in_place_writes",
+            "softmax_at_1000",
+            "grad_vs_finite_diff",
+            "trajectory_vs_numpy",
+            *DEEP,
+        },
         lambda: _register("numpy_max_sorts", {"max": _max_sorting}),
     ),
     "numpy_exp_raises": (
-        {"grad_vs_finite_diff", "trajectory_vs_numpy", "softmax_at_1000", "no_in_place_writes"},
+        {
+            "grad_vs_finite_diff",
+            "trajectory_vs_numpy",
+            "softmax_at_1000",
+            "no_in_place_writes",
+            *DEEP,
+        },
         lambda: _register("numpy_exp_raises", {"exp": _exp_raising}),
     ),
 }

@@ -146,14 +146,15 @@ def test_cli_check_prints_the_table_and_exits_0(capsys) -> None:
         name: "skip" if name in ("grad_vs_autograd", "compiled_vs_eager") else "pass"
         for name in testing.CHECKS
     }
-    assert out.splitlines()[-1].startswith("5 passed, 0 failed, 2 skipped in ")
+    assert out.splitlines()[-1].startswith("7 passed, 0 failed, 2 skipped in ")
 
 
 def test_cli_check_on_a_broken_backend_exits_1_naming_the_checks(registry, capsys) -> None:
     broken_backends.register_matmul_transposed()
     assert main(["check", "--backend", "numpy_matmul_transposed"]) == 1
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last.endswith("; failed: grad_vs_finite_diff, trajectory_vs_numpy"), last
+    failed = "grad_vs_finite_diff, trajectory_vs_numpy, deep_grad, optimizers_vs_numpy"
+    assert last.endswith(f"; failed: {failed}"), last
 
 
 def test_cli_check_on_a_backend_that_is_not_installed(registry, capsys) -> None:
@@ -186,5 +187,5 @@ def test_cli_check_on_a_plugin_registered_by_entry_point(tmp_path: Path) -> None
     assert rows["trajectory_vs_numpy"] == rows["softmax_at_1000"] == "FAIL"
     assert rows["grad_vs_finite_diff"] == "pass"
     assert result.stdout.splitlines()[-1].endswith(
-        "; failed: trajectory_vs_numpy, softmax_at_1000"
+        "; failed: trajectory_vs_numpy, softmax_at_1000, deep_grad, optimizers_vs_numpy"
     )

@@ -85,6 +85,7 @@ def test_register_a_module_object_checks_it_at_once(registry) -> None:
 
 def test_hooks_are_called_for_data_devices_and_dtypes(registry) -> None:
     strict = pytest.importorskip("array_api_strict")
+    assert xpnet.namespace("array_api_strict") is strict  # loaded first: it owns the namespace
     calls: list[str] = []
 
     def from_numpy(data, *, xp, dtype, device):

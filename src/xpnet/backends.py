@@ -477,11 +477,13 @@ def jax_x64_enabled() -> bool:
     return bool(jax is not None and jax.config.read("jax_enable_x64"))
 
 
-def resolve_dtype(xp: Namespace, dtype: Any, *, name: str = "dtype") -> Any:
+def resolve_dtype(
+    xp: Namespace, dtype: Any, *, name: str = "dtype", spec: BackendSpec | None = None
+) -> Any:
     """The namespace's dtype object for ``dtype``: a name (``"float32"``) or a dtype.
 
     ``None`` passes through. A dtype the backend refuses (float64 of JAX with x64 off)
-    raises ``ValueError``.
+    raises ``ValueError``. The backend is ``spec`` if given, else the one of ``xp``.
 
     Examples
     --------
@@ -498,9 +500,9 @@ def resolve_dtype(xp: Namespace, dtype: Any, *, name: str = "dtype") -> Any:
         resolved = getattr(xp, dtype)
     else:
         resolved = _same_dtype_in(xp, dtype, name=name)
-    spec = _spec_of(xp)
-    if spec is not None and spec.dtype_guard is not None:
-        spec.dtype_guard(xp, resolved, name)
+    guard = (spec or _spec_of(xp) or BackendSpec("", "")).dtype_guard
+    if guard is not None:
+        guard(xp, resolved, name)
     return resolved
 
 
@@ -603,7 +605,7 @@ def asarray(
     else:
         xp = namespace(backend)
         spec = _spec_of(xp)
-    target = resolve_dtype(xp, dtype)
+    target = resolve_dtype(xp, dtype, spec=spec)
     if spec is not None and spec.device_hook is not None and isinstance(device, str):
         device = spec.device_hook(device)
     if is_array_api_obj(x) and array_namespace(x) is xp:

@@ -32,7 +32,16 @@ import numpy as np
 from .backends import asarray, backend_name, namespace, resolve_dtype, to_numpy
 from .functional import cross_entropy, cross_entropy_grad, log_softmax, softmax
 from .gradcheck import autograd_grad, max_relative_error, numerical_grad
-from .mlp import Params, backward, forward, forward_rowwise, init_params, loss_and_grad, predict
+from .mlp import (
+    Params,
+    backward,
+    forward,
+    forward_rowwise,
+    init_layers,
+    init_params,
+    loss_and_grad,
+    predict,
+)
 from .mlp import predict_proba as predict_proba_
 from .optim import History, sgd_step, train
 
@@ -305,10 +314,10 @@ def check_bad_input(backend: str, *, device: Any = None, dtype: str = "float64")
 def _compiled_modes(backend: str) -> list[str]:
     """The ``compile=`` modes of ``train`` that really compile on ``backend``."""
     from ._drivers import _EagerEpoch, epoch_runner
-    from .optim import _train_step
+    from .optim import SGD, _TrainStep
 
-    xp = namespace(backend)
-    runners = {mode: epoch_runner(_train_step, xp, mode) for mode in ("jit", "epoch")}
+    xp, step = namespace(backend), _TrainStep(SGD(0.0))
+    runners = {mode: epoch_runner(step, xp, mode) for mode in ("jit", "epoch")}
     return [mode for mode, runner in runners.items() if not isinstance(runner, _EagerEpoch)]
 
 
@@ -330,6 +339,80 @@ def check_compiled(backend: str, *, device: Any = None, dtype: str = "float64") 
             errors[mode] = max(loss, weights)
     detail = ", ".join(f"{mode}: {error:.1e}" for mode, error in errors.items())
     return _result(name, max(errors.values()), TOLERANCES[dtype]["trajectory"], detail)
+
+
+#: The deeper network of the any-depth checks: two hidden layers of width 3.
+DEEP_SIZES = (4, 3, 3, 3)
+
+
+def _deep_problem(target: _Target, n: int = 12, seed: int = 32) -> tuple[Array, Array, Any]:
+    """The inputs of :func:`_problem` with a 4-3-3-3 network (Glorot's uniform weights)."""
+    X, y, _ = _problem(n, seed)
+    xp, device = namespace(target.backend), target.device
+    layers = init_layers(
+        DEEP_SIZES, xp=xp, seed=3, dtype=target.dtype, device=device, init="glorot"
+    )
+    return target.put(X), target.put(y), layers
+
+
+def check_deep_gradients(
+    backend: str, *, device: Any = None, dtype: str = "float64"
+) -> CheckResult:
+    """Gradients of a 4-3-3-3 tanh / logistic network with an L2 penalty equal central finite
+    differences, and the backend's autograd where it has one."""
+    X, y, layers = _deep_problem(_Target(backend, device, dtype))
+    errors = {}
+    for activation in ("tanh", "logistic"):
+        options: dict[str, Any] = {"activation": activation, "alpha": 1e-2}
+        _, manual = loss_and_grad(X, y, layers, **options)
+        numeric = numerical_grad(X, y, layers, eps=FD_STEP[dtype], **options)
+        errors[f"{activation} vs finite differences"] = max_relative_error(
+            numeric, manual, floor=FLOOR
+        )
+        try:
+            oracle = autograd_grad(X, y, layers, **options)
+        except TypeError as exc:
+            if "no automatic differentiation" not in str(exc):
+                raise
+        else:
+            errors[f"{activation} vs autograd"] = max_relative_error(oracle, manual, floor=FLOOR)
+    worst = max(errors, key=lambda key: errors[key])
+    tolerance = TOLERANCES[dtype]["fd"]
+    return _result(
+        "deep_grad", errors[worst], tolerance, f"worst: {worst}; {len(errors)} comparisons"
+    )
+
+
+def check_optimizers(backend: str, *, device: Any = None, dtype: str = "float64") -> CheckResult:
+    """Three epochs of SGD with Nesterov momentum and of Adam on the 4-3-3-3 tanh network give
+    NumPy's losses and weights."""
+    from .optim import SGD, Adam
+
+    errors = {}
+    for label, optimizer in (
+        ("nesterov", SGD(0.1, momentum=0.9, nesterov=True)),
+        ("adam", Adam(0.01)),
+    ):
+        runs = []
+        for target in (_Target(backend, device, dtype), _Target("numpy", None, "float64")):
+            X, y, layers = _deep_problem(target, n=48, seed=1)
+            runs.append(
+                train(
+                    X, y, layers, epochs=3, batch_size=16, optimizer=optimizer, activation="tanh"
+                )
+            )
+        (got, history), (want, reference) = runs
+        loss = _relative_error(np.asarray(history.loss), np.asarray(reference.loss))
+        weights = max(_relative_error(a, to_numpy(b)) for a, b in zip(_leaves(got), _leaves(want)))
+        errors[label] = max(loss, weights)
+    detail = ", ".join(f"{label}: {error:.1e}" for label, error in errors.items())
+    return _result(
+        "optimizers_vs_numpy", max(errors.values()), TOLERANCES[dtype]["trajectory"], detail
+    )
+
+
+def _leaves(layers: Any) -> list[Array]:
+    return [array for layer in layers for array in layer]
 
 
 def _public_calls(
@@ -386,6 +469,8 @@ CHECKS: dict[str, Callable[..., CheckResult]] = {
     "bad_input_errors": check_bad_input,
     "compiled_vs_eager": check_compiled,
     "no_in_place_writes": check_no_in_place,
+    "deep_grad": check_deep_gradients,
+    "optimizers_vs_numpy": check_optimizers,
 }
 
 
