@@ -189,3 +189,11 @@ def test_cli_check_on_a_plugin_registered_by_entry_point(tmp_path: Path) -> None
     assert result.stdout.splitlines()[-1].endswith(
         "; failed: trajectory_vs_numpy, softmax_at_1000, deep_grad, optimizers_vs_numpy"
     )
+
+
+def test_the_examples_of_the_testing_docstrings_run(registry) -> None:
+    import doctest
+
+    result = doctest.testmod(testing, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0

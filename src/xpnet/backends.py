@@ -53,8 +53,11 @@ Namespace = Any
 #: The entry-point group that third-party packages list their backends under.
 ENTRY_POINT_GROUP = "xpnet.backends"
 
-#: What a namespace must have for the network to run on it (a sample, checked once).
-_REQUIRED = ("asarray", "astype", "exp", "log", "matmul", "max", "sum", "where", "isdtype")
+#: The functions of the standard that the network uses, checked once per backend.
+_REQUIRED = (
+    "all", "arange", "argmax", "asarray", "astype", "exp", "isdtype", "isfinite", "log",
+    "matmul", "max", "maximum", "reshape", "stack", "sum", "take", "where", "zeros",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,8 @@ def _checked_namespace(
     missing = [attr for attr in _REQUIRED if not hasattr(xp, attr)]
     if missing:
         raise TypeError(
-            f"backend: {name!r}: {getattr(xp, '__name__', xp)!r} is not an Array-API "
-            f"namespace (it lacks {', '.join(missing)})"
+            f"backend: {name!r}: the namespace {getattr(xp, '__name__', xp)!r} lacks "
+            f"{', '.join(missing)} of the Array API standard, which the network needs"
         )
     return xp
 
