@@ -60,6 +60,9 @@ TOLERANCES = {
 FD_STEP = {"float64": 1e-5, "float32": 1e-2}
 #: Relative errors are taken against ``max(|a|, |b|, floor)``: tiny entries count absolutely.
 FLOOR = 1e-3
+#: The floor of finite differences: their rounding error is about ``eps_machine * J / eps``
+#: in absolute terms (6e-6 in float32 with eps=1e-2), so tiny entries count absolutely there.
+FD_FLOOR = {"float64": 1e-3, "float32": 1e-2}
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ def check_gradient_finite_differences(
     X, y, params = _on(target)
     manual = backward(X, y, params)
     numeric = numerical_grad(X, y, params, eps=FD_STEP[dtype])
-    error = max_relative_error(numeric, manual, floor=FLOOR)
+    error = max_relative_error(numeric, manual, floor=FD_FLOOR[dtype])
     return _result(
         "grad_vs_finite_diff",
         error,
@@ -380,7 +383,7 @@ def check_deep_gradients(
         _, manual = loss_and_grad(X, y, layers, **options)
         numeric = numerical_grad(X, y, layers, eps=FD_STEP[dtype], **options)
         errors[f"{activation} vs finite differences"] = max_relative_error(
-            numeric, manual, floor=FLOOR
+            numeric, manual, floor=FD_FLOOR[dtype]
         )
         try:
             oracle = autograd_grad(X, y, layers, **options)
