@@ -33,6 +33,7 @@ class Backend(enum.Enum):
     ARRAY_API_STRICT = "array_api_strict"
     TORCH = "torch"
     JAX = "jax"
+    DASK = "dask"
 
     @property
     def library(self) -> str:
