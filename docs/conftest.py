@@ -7,7 +7,8 @@ pages make ``xp = xpnet.namespace(backend)`` themselves, as a reader would.
 
 Examples are ``pycon`` code blocks, ``>>>`` sessions whose shown output is checked as in
 a doctest (an output may hold blank lines, as NumPy prints 3-D arrays); ``python`` blocks
-are run too. Dask, lazy, runs only the blocks marked for it (see ``MARKED_ONLY``). The code block that follows ``<!-- only-on: torch -->`` (any comma-separated
+are run too. Dask, lazy, runs only the blocks marked for it (see ``MARKED_ONLY``).
+The code block that follows ``<!-- only-on: torch -->`` (any comma-separated
 backend names; blank lines may separate them) runs only on those backends: that is how a
 page shows the error message each backend raises for the same mistake. A backend that
 is not installed is skipped, never failed.
@@ -106,9 +107,8 @@ class BackendParser:
         for parser in self.parsers:
             for region in parser(document):
                 owners = [names for start, end, names in marked if start <= region.start < end]
-                if owners and self.backend in owners[0]:
-                    yield region
-                elif not owners and self.backend not in MARKED_ONLY:
+                mine = self.backend in owners[0] if owners else self.backend not in MARKED_ONLY
+                if mine:
                     yield region
 
 
