@@ -56,6 +56,30 @@ def assert_trees_close(actual: Any, expected: Any, *, rtol: float = 1e-10) -> No
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=rtol, atol=1e-12)
 
 
+# --- the backend --------------------------------------------------------------------------------
+
+
+def test_dask_is_a_registered_backend(data) -> None:
+    assert "dask" in xpnet.BACKENDS
+    assert xpnet.backends.get_backend("dask").module_name == "dask.array"
+    X = xpnet.asarray(data[0], backend="dask", chunks=100)
+    assert X.chunks == ((100, 100, 30), (D,))
+    assert xpnet.backend_name(X) == "dask"
+    np.testing.assert_array_equal(xpnet.to_numpy(X), data[0])
+    default = xpnet.asarray(data[0], backend="dask", dtype="float32")
+    assert len(default.chunks[1]) == 1  # automatic chunks hold whole samples
+    assert default.dtype == np.float32
+    assert xpnet.asarray(X, chunks=(50, -1)).chunks[0] == (50, 50, 50, 50, 30)
+    params = xpnet.init_params(D, H, K, xp="dask", seed=1, dtype="float64")
+    assert_trees_close(params, xpnet.init_params(D, H, K, seed=1, dtype="float64"))
+    X_iris, _ = xpnet.datasets.load_iris_2d(backend="dask")
+    assert xpnet.backend_name(X_iris) == "dask"
+    with pytest.raises(ValueError, match=r"^chunks: only the 'dask' backend has chunks"):
+        xpnet.asarray(data[0], backend="numpy", chunks=10)
+    with pytest.raises(ValueError, match=r"^device: Dask arrays of NumPy chunks live on 'cpu'"):
+        xpnet.asarray(data[0], backend="dask", device="cuda")
+
+
 # --- laziness ---------------------------------------------------------------------------------
 
 
