@@ -189,14 +189,37 @@ def _epoch(X: Any, y: Any, params: Any, batch_size: int | None) -> float:
     return seconds
 
 
-def run(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
+def _system(argv: Sequence[str]) -> dict[str, Any]:
+    """What the run ran on (without importing torch or JAX, which would weigh on memory)."""
+    import datetime
+    import platform
+
+    import dask
+    import distributed
+
+    from ._system import _cpu_model, _load_average
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": "python -m xpnet bench " + " ".join(argv),
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": _load_average(),
+        "versions": {
+            "numpy": np.__version__,
+            "dask": dask.__version__,
+            "distributed": distributed.__version__,
+        },
+    }
+
+
+def run(args: argparse.Namespace, argv: Sequence[str] = (), say: Any = print) -> dict[str, Any]:
     import dask
     import distributed
     from threadpoolctl import threadpool_limits
 
     import xpnet
-
-    from ._system import system_report
 
     n, d = args.rows, args.features
     layers = xpnet.init_layers((d, args.hidden, args.classes), seed=0, dtype="float32")
@@ -206,7 +229,7 @@ def run(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
     data_bytes = n * d * 4 + n * 8
     report: dict[str, Any] = {
         "workload": WORKLOAD,
-        "system": system_report([]),
+        "system": _system(argv),
         "rows": n,
         "features": d,
         "hidden": args.hidden,
@@ -291,6 +314,7 @@ def run(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
     }
     report["ratio_full_batch"] = (n / full) / (m / full_np)
     report["ratio_minibatch"] = (n / streamed) / (m / streamed_np)
+    report["load_average_at_end"] = list(os.getloadavg())
     say(f"  numpy subset of {m:,} rows: full batch {m / full_np:,.0f} rows/s, "
         f"minibatches {m / streamed_np:,.0f} rows/s")  # fmt: skip
     return report
@@ -298,8 +322,14 @@ def run(args: argparse.Namespace, say: Any = print) -> dict[str, Any]:
 
 def format_report(report: dict[str, Any]) -> str:
     """The Markdown table of an out-of-core run."""
-    n, dask_, np_ = report["rows"], report["dask"], report["numpy"]
+    n, dask_, np_, system = report["rows"], report["dask"], report["numpy"], report["system"]
+    versions = system.get("versions", {})
     lines = [
+        f"Command: `{system['command']}` ({system['date']}; {system['cpu_count']} CPUs, "
+        f"{system['cpu']}; load average {system['load_average_at_start']} at the start, "
+        f"{[round(v, 2) for v in report['load_average_at_end']]} at the end; dask "
+        f"{versions.get('dask', '?')}, numpy {versions.get('numpy', '?')}).",
+        "",
         f"Data: {n:,} x {report['features']} float32 + int64 labels = "
         f"{report['data_bytes'] / 1e9:.1f} GB ({report['data_bytes'] / GiB:.1f} GiB); machine "
         f"memory {report['machine_memory_bytes'] / GiB:.1f} GiB. {report['chunks']} chunks of "
@@ -360,7 +390,7 @@ def plot_memory(report: dict[str, Any], path: str) -> None:
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
-    report = run(args, say=lambda message: print(message, file=sys.stderr, flush=True))
+    report = run(args, argv, say=lambda message: print(message, file=sys.stderr, flush=True))
     text = format_report(report)
     print(text)
     if args.plot:
