@@ -91,15 +91,14 @@ def _role(proc: Any, main_pid: int) -> str:
         cmdline = " ".join(proc.cmdline())
     except Exception:  # the process may be gone
         return "other"
-    if "resource_tracker" in cmdline:
-        return "multiprocessing resource tracker"
     if "spawn_main" in cmdline or "forkserver" in cmdline:
         return "dask worker"  # the nannies run in the main process; each spawns a worker
     return "other"
 
 
 class MemorySampler:
-    """Samples the RSS of this process and all its descendants every ``interval`` seconds."""
+    """Samples the RSS of this process and of the processes it is told to track (the
+    cluster's workers) every ``interval`` seconds."""
 
     def __init__(self, interval: float = 0.2) -> None:
         import psutil
@@ -113,9 +112,14 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="xpnet-memory")
         self.marks: list[tuple[float, str]] = []
+        self.tracked: list[Any] = []
+
+    def track(self, pids: Sequence[int]) -> None:
+        """Sample these processes too (this run's workers, not other clusters')."""
+        self.tracked += [self.psutil.Process(pid) for pid in pids]
 
     def _processes(self) -> list[Any]:
-        return [self.main, *self.main.children(recursive=True)]
+        return [self.main, *self.tracked]
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -262,7 +266,8 @@ def run(args: argparse.Namespace, argv: Sequence[str] = (), say: Any = print) ->
             silence_logs=40,
         )
         try:
-            with distributed.Client(cluster):
+            with distributed.Client(cluster) as client:
+                sampler.track(list(client.run(os.getpid).values()))
                 params = _dask_params(layers)
                 # Warm-up on the cluster, untimed: the workers import what the tasks need.
                 X_tiny, y_tiny = xpnet.datasets.make_classification_dask(
