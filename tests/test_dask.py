@@ -341,7 +341,7 @@ def client() -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         memory_limit="700MiB",
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=40,
     )
     try:

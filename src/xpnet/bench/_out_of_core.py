@@ -262,7 +262,7 @@ def run(args: argparse.Namespace, argv: Sequence[str] = (), say: Any = print) ->
             threads_per_worker=1,
             processes=True,
             memory_limit=args.memory_limit,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=40,
         )
         try:
