@@ -304,8 +304,8 @@ def test_make_classification_dask_is_learnable() -> None:
     X, y = xpnet.datasets.make_classification_dask(2000, 8, 3, chunks=500, seed=0, dtype="float64")
     params = dask_params(xpnet.init_params(8, 16, 3, seed=0, dtype="float64"))
     trained, history = xpnet.train(X, y, params, epochs=5, lr=0.1, batch_size=50)
-    # The oracle: scikit-learn's logistic regression on the same data (the classes are
-    # Gaussian blobs with one covariance, so a linear rule is the Bayes-optimal kind).
+    # The oracle: scikit-learn's logistic regression on the same data (the classes differ
+    # by a shift of one noise distribution, so a linear rule separates them well).
     from sklearn.linear_model import LogisticRegression
 
     Xn, yn = dask.compute(X, y)
