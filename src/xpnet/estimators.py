@@ -400,6 +400,8 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(
                     f"sample_weight: has {host.shape[0]} values but X has {n} samples"
                 )
+        if not np.any(host != 0):
+            raise ValueError("sample_weight: must contain at least one non-zero number")
         return asarray(host, backend=xp, device=device(X)), host
 
     # -- fitting --
