@@ -13,16 +13,29 @@ import numpy as np
 
 from ._compat import device, is_jax_namespace, is_torch_namespace, namespace_name
 from .backends import to_numpy
-from .functional import _cross_entropy
-from .mlp import Params, _check_model, _forward
+from .mlp import Layer, _check_model, _leaves, _like, _mean_loss
 
 __all__ = ["autograd_grad", "max_relative_error", "mean_loss", "numerical_grad"]
 
 Array = Any
+Model = Any
 
 
-def mean_loss(X: Array, y: Array, params: Params, /) -> Array:
-    """The mean cross-entropy of the network on ``(X, y)``, as a 0-D array.
+def _rebuild(params: Model, arrays: list[Array]) -> Model:
+    """Arrays (in the order of ``_leaves``) back in the form of ``params``."""
+    layers = tuple(Layer(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2))
+    return (
+        _like(layers, params)
+        if isinstance(params[0], tuple) or hasattr(params, "_fields")
+        else tuple(arrays)
+    )
+
+
+def mean_loss(X: Array, y: Array, params: Model, /, **options: Any) -> Array:
+    """The mean loss of the network on ``(X, y)``, as a 0-D array (forward pass only).
+
+    ``options``: ``activation``, ``loss``, ``alpha``, ``sample_weight``, as for
+    :func:`xpnet.loss_and_grad`.
 
     Examples
     --------
@@ -32,15 +45,27 @@ def mean_loss(X: Array, y: Array, params: Params, /) -> Array:
     >>> xpnet.gradcheck.mean_loss(X, y, params).shape
     ()
     """
-    xp = _check_model(X, params, y)
-    return _cross_entropy(_forward(X, params, xp=xp)[1], y, xp=xp)
+    checked = _check_model(X, params, y, **options)
+    return _mean_loss(
+        X,
+        checked.target,
+        checked.layers,
+        xp=checked.xp,
+        activation=checked.activation,
+        loss=checked.loss,
+        alpha=float(options.get("alpha", 0.0)),
+        weights=checked.weights,
+    )
 
 
-def numerical_grad(X: Array, y: Array, params: Params, /, *, eps: float = 1e-6) -> Params:
+def numerical_grad(
+    X: Array, y: Array, params: Model, /, *, eps: float = 1e-6, **options: Any
+) -> Model:
     """Central finite differences ``(J(theta + eps e_k) - J(theta - eps e_k)) / (2 eps)``.
 
     Two loss evaluations per parameter entry: meant for small networks. Use
-    float64; the error is ``O(eps^2)`` away from the ReLU kink.
+    float64; the error is ``O(eps^2)`` away from the ReLU kink. ``options`` as for
+    :func:`mean_loss`.
 
     Examples
     --------
@@ -51,14 +76,26 @@ def numerical_grad(X: Array, y: Array, params: Params, /, *, eps: float = 1e-6) 
     >>> xpnet.max_relative_error(numeric, manual) < 1e-6
     True
     """
-    xp = _check_model(X, params, y)
-    dev = device(X)
+    checked = _check_model(X, params, y, **options)
+    xp, dev = checked.xp, device(X)
+    arrays = _leaves(params)[0]
+    alpha = float(options.get("alpha", 0.0))
 
-    def loss_at(candidate: Params) -> Array:
-        return _cross_entropy(_forward(X, candidate, xp=xp)[1], y, xp=xp)
+    def loss_at(candidate: list[Array]) -> Array:
+        layers = tuple(Layer(candidate[i], candidate[i + 1]) for i in range(0, len(candidate), 2))
+        return _mean_loss(
+            X,
+            checked.target,
+            layers,
+            xp=xp,
+            activation=checked.activation,
+            loss=checked.loss,
+            alpha=alpha,
+            weights=checked.weights,
+        )
 
     grads = []
-    for i, p in enumerate(params):
+    for i, p in enumerate(arrays):
         count = 1
         for s in p.shape:
             count *= s
@@ -66,37 +103,40 @@ def numerical_grad(X: Array, y: Array, params: Params, /, *, eps: float = 1e-6) 
         positions = xp.arange(count, device=dev)
         for k in range(count):
             bump = eps * xp.reshape(xp.astype(positions == k, p.dtype), p.shape)
-            plus = Params(*(q + bump if j == i else q for j, q in enumerate(params)))
-            minus = Params(*(q - bump if j == i else q for j, q in enumerate(params)))
+            plus = [q + bump if j == i else q for j, q in enumerate(arrays)]
+            minus = [q - bump if j == i else q for j, q in enumerate(arrays)]
             entries.append((loss_at(plus) - loss_at(minus)) / (2 * eps))
         grads.append(xp.reshape(xp.stack(entries), p.shape))
-    return Params(*grads)
+    return _rebuild(params, grads)
 
 
-def autograd_grad(X: Array, y: Array, params: Params, /) -> Params:
+def autograd_grad(X: Array, y: Array, params: Model, /, **options: Any) -> Model:
     """Gradients of the mean loss by the backend's autodiff: ``torch.autograd`` or ``jax.grad``.
 
     Raises ``TypeError`` for backends without automatic differentiation
-    (NumPy, array-api-strict); use :func:`numerical_grad` there.
+    (NumPy, array-api-strict); use :func:`numerical_grad` there. ``options`` as for
+    :func:`mean_loss`.
     """
-    xp = _check_model(X, params, y)
+    checked = _check_model(X, params, y, **options)
+    xp = checked.xp
+    arrays = _leaves(params)[0]
     if is_torch_namespace(xp):
         import torch
 
-        leaves = [p.detach().clone().requires_grad_(True) for p in params]
-        loss = mean_loss(X, y, Params(*leaves))
-        return Params(*torch.autograd.grad(loss, leaves))
+        leaves = [p.detach().clone().requires_grad_(True) for p in arrays]
+        loss = mean_loss(X, y, _rebuild(params, leaves), **options)
+        return _rebuild(params, list(torch.autograd.grad(loss, leaves)))
     if is_jax_namespace(xp):
         import jax
 
-        return Params(*jax.grad(lambda p: mean_loss(X, y, p))(params))
+        return jax.grad(lambda p: mean_loss(X, y, p, **options))(params)
     raise TypeError(
         f"params: {namespace_name(xp)} has no automatic differentiation; "
         "use xpnet.numerical_grad, or move the arrays to torch or jax"
     )
 
 
-def max_relative_error(a: Params, b: Params, /, *, floor: float = 1e-8) -> float:
+def max_relative_error(a: Model, b: Model, /, *, floor: float = 1e-8) -> float:
     """``max |a - b| / max(|a|, |b|, floor)`` over every entry of two gradient sets.
 
     Examples
@@ -107,7 +147,7 @@ def max_relative_error(a: Params, b: Params, /, *, floor: float = 1e-8) -> float
     0.0
     """
     worst = 0.0
-    for p, q in zip(a, b):
+    for p, q in zip(_leaves(a, "a")[0], _leaves(b, "b")[0]):
         p_host, q_host = to_numpy(p).astype("float64"), to_numpy(q).astype("float64")
         scale = np.maximum(np.maximum(np.abs(p_host), np.abs(q_host)), floor)
         worst = max(worst, float(np.max(np.abs(p_host - q_host) / scale)))
