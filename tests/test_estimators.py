@@ -47,7 +47,9 @@ def dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
         X, _ = make_classification(40, 4, random_state=2)
         return X, (rng.rand(40, 3) > 0.5).astype(np.int64)
     if name == "strings":
-        X, y = make_classification(40, 4, n_informative=3, n_redundant=1, n_classes=3, random_state=3)
+        X, y = make_classification(
+            40, 4, n_informative=3, n_redundant=1, n_classes=3, random_state=3
+        )
         return X, np.array(["setosa", "versicolor", "virginica"])[y]
     if name == "regression":
         X, y = make_regression(40, 4, noise=0.1, random_state=0)
@@ -82,9 +84,21 @@ CASES = [
         dict(solver="sgd", learning_rate="adaptive", n_iter_no_change=1, tol=0.05, max_iter=25),
         False,
     ),
-    ("sgd-momentum-no-nesterov", "clf", "multiclass", dict(solver="sgd", nesterovs_momentum=False), False),
+    (
+        "sgd-momentum-no-nesterov",
+        "clf",
+        "multiclass",
+        dict(solver="sgd", nesterovs_momentum=False),
+        False,
+    ),
     ("sgd-no-momentum", "clf", "multiclass", dict(solver="sgd", momentum=0.0), False),
-    ("sgd-no-shuffle", "clf", "multiclass", dict(solver="sgd", shuffle=False, batch_size=7), False),
+    (
+        "sgd-no-shuffle",
+        "clf",
+        "multiclass",
+        dict(solver="sgd", shuffle=False, batch_size=7),
+        False,
+    ),
     ("adam-stop-on-tol", "clf", "binary", dict(tol=0.05, n_iter_no_change=2, max_iter=40), False),
     (
         "adam-early-stopping",
@@ -181,7 +195,9 @@ def test_equals_scikit_learn(case: tuple, backend: Backend, to_xp: Any) -> None:
     assert ours.score(X_xp, y_xp) == pytest.approx(theirs.score(X, y), rel=RTOL)
 
 
-def test_early_stopping_keeps_best_weights_and_validation_loss(backend: Backend, to_xp: Any) -> None:
+def test_early_stopping_keeps_best_weights_and_validation_loss(
+    backend: Backend, to_xp: Any
+) -> None:
     ours = MLPClassifier(**{**DEFAULTS, **CASES[15][3]}).fit(*map(to_xp, dataset("multiclass")))
     theirs = reference(CASES[15][0])
     assert len(ours.validation_loss_curve_) == len(ours.validation_scores_) == ours.n_iter_
@@ -209,7 +225,9 @@ def _sequence(make: Any, X: Any, y: Any, classes: Any) -> Any:
 
 def test_warm_start_and_partial_fit_equal_scikit_learn(backend: Backend, to_xp: Any) -> None:
     X, y = dataset("multiclass")
-    ours = _sequence(functools.partial(MLPClassifier, (5,), random_state=0), to_xp(X), to_xp(y), [0, 1, 2])
+    ours = _sequence(
+        functools.partial(MLPClassifier, (5,), random_state=0), to_xp(X), to_xp(y), [0, 1, 2]
+    )
     theirs = _sequence(functools.partial(sk.MLPClassifier, (5,), random_state=0), X, y, [0, 1, 2])
     X_xp = to_xp(X)
     for a, b in zip(ours, theirs):
@@ -253,9 +271,10 @@ def test_convergence_warning_and_nonfinite_weights() -> None:
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
         MLPClassifier((3,), solver="lbfgs", max_iter=2, random_state=0).fit(X, y)
     huge = MLPRegressor(hidden_layer_sizes=(3,), solver="sgd", max_iter=3, random_state=0)
-    with pytest.raises(ValueError, match="non-finite parameter weights"), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow on the way there
-        huge.fit(X * 1e100, X[:, 0] * 1e100)
+        with pytest.raises(ValueError, match="non-finite parameter weights"):
+            huge.fit(X * 1e100, X[:, 0] * 1e100)
 
 
 def test_errors_as_scikit_learn() -> None:
@@ -300,7 +319,7 @@ def test_bad_parameters_name_themselves(params: dict, message: str) -> None:
 
 def test_bad_data_names_the_argument(backend: Backend, to_xp: Any) -> None:
     X, y = dataset("binary")
-    with pytest.raises(ValueError, match="(?i)nan|infinity|inf"):
+    with pytest.raises(ValueError, match=r"(?i)nan|inf"):
         MLPClassifier().fit(to_xp(np.where(X > 1.5, np.nan, X)), to_xp(y))
     with pytest.raises(ValueError, match="sample_weight"):
         MLPClassifier().fit(to_xp(X), to_xp(y), sample_weight=to_xp(WEIGHTS[:10]))
@@ -321,7 +340,7 @@ def test_verbose_prints_scikit_learns_lines(capsys: pytest.CaptureFixture[str]) 
     assert ours.count("Iteration") == theirs.count("Iteration") == 3
 
 
-# --- part of the scikit-learn ecosystem ------------------------------------------------------------
+# --- part of the scikit-learn ecosystem ---------------------------------------------------------
 
 
 def test_clone_pickle_pipeline_search_cross_validation() -> None:
@@ -336,16 +355,24 @@ def test_clone_pickle_pipeline_search_cross_validation() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search = GridSearchCV(clf, {"alpha": [1e-4, 1e-1]}, cv=2).fit(X, y)
-        scores = cross_val_score(MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=30), *dataset("regression"), cv=2)
+        scores = cross_val_score(
+            MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=30),
+            *dataset("regression"),
+            cv=2,
+        )
     assert search.best_params_["alpha"] in (1e-4, 1e-1)
     assert scores.shape == (2,)
 
 
 def test_pickle_on_backend(backend: Backend, to_xp: Any) -> None:
     X, y = dataset("binary")
-    fitted = MLPClassifier((3,), solver="lbfgs", max_iter=10, random_state=0).fit(to_xp(X), to_xp(y))
+    fitted = MLPClassifier((3,), solver="lbfgs", max_iter=10, random_state=0).fit(
+        to_xp(X), to_xp(y)
+    )
     restored = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(host(restored.predict_proba(to_xp(X))), host(fitted.predict_proba(to_xp(X))))
+    np.testing.assert_array_equal(
+        host(restored.predict_proba(to_xp(X))), host(fitted.predict_proba(to_xp(X)))
+    )
 
 
 def test_follows_input_without_dispatch(to_xp: Any, backend: Backend) -> None:

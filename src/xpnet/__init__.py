@@ -13,6 +13,8 @@ Examples
 True
 """
 
+from typing import Any
+
 from . import datasets, gradcheck, losses, optim
 from .backends import (
     BACKENDS,
@@ -55,6 +57,8 @@ __all__ = [
     "BACKENDS",
     "History",
     "Layer",
+    "MLPClassifier",
+    "MLPRegressor",
     "Params",
     "__version__",
     "asarray",
@@ -93,3 +97,13 @@ __all__ = [
     "to_numpy",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The estimators import scikit-learn and SciPy: only when first used, so that
+    # ``import xpnet`` stays light.
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'xpnet' has no attribute {name!r}")

@@ -18,6 +18,7 @@ labels, the host draws, batching, the schedules, stopping and the attributes.
 from __future__ import annotations
 
 import functools
+import itertools
 import warnings
 from collections.abc import Callable, Sequence
 from numbers import Integral, Real
@@ -44,12 +45,11 @@ from ._compat import (
     is_array_api_obj,
     is_jax_namespace,
     is_numpy_array,
-    is_numpy_namespace,
     namespace_name,
 )
 from .backends import asarray, jax_x64_enabled, to_numpy
-from .functional import _one_hot
 from .losses import LOSSES
+from .losses import output as _output_function
 from .mlp import Layer, _forward, _loss_and_grad
 from .optim import SGD, Adam
 
@@ -149,9 +149,8 @@ def _reported_loss(
     if out_activation in ("softmax", "logistic"):
         eps = float(xp.finfo(output.dtype).eps)
         p = xp.clip(output, eps, 1.0 - eps)
-        if out_activation == "softmax":
-            e_y = _one_hot(target, p.shape[1], dtype=p.dtype, xp=xp)
-            per_sample = -xp.sum(e_y * xp.log(p), axis=1)
+        if out_activation == "softmax":  # target: the one-hot rows
+            per_sample = -xp.sum(target * xp.log(p), axis=1)
         else:
             per_sample = -xp.sum(target * xp.log(p) + (1.0 - target) * xp.log(1.0 - p), axis=1)
     elif out_activation == "identity":
@@ -216,7 +215,7 @@ def _batch_step(
         sample_weight=sample_weight,
         xp=xp,
     )
-    layers, state = config.optimizer._step(layers, grads, state, lr)
+    layers, state = config.optimizer._step(layers, grads, state, lr, xp=xp)
     return layers, state, batch_loss
 
 
@@ -247,6 +246,78 @@ def _epoch_step(config: _StepConfig, xp: Namespace) -> Callable[..., Any]:
     return _drivers.compiled(step, xp)
 
 
+@functools.cache
+def _network_output(activation: str, out_activation: str, xp: Namespace) -> Callable[..., Any]:
+    """``output(layers, X)``: the network's output ``p`` (softmax, logistic, identity or
+    exp of the logits), compiled on JAX."""
+    spec = LOSSES[_CORE_LOSS[out_activation]]
+
+    def output(layers: Layers, X: Array) -> Array:
+        _, z = _forward(X, layers, activation=activation, xp=xp)
+        return _output_function(z, spec, xp=xp)
+
+    return _drivers.compiled(output, xp)
+
+
+@functools.cache
+def _evaluation(
+    activation: str, out_activation: str, alpha: float, xp: Namespace
+) -> Callable[..., Any]:
+    """``evaluate(layers, X, target, sample_weight) -> (output, reported loss)``."""
+    network = _network_output(activation, out_activation, xp)
+
+    def evaluate(
+        layers: Layers, X: Array, target: Array, sample_weight: Array | None
+    ) -> tuple[Array, Array]:
+        output = network(layers, X)
+        loss = _reported_loss(
+            output,
+            target,
+            layers,
+            out_activation=out_activation,
+            alpha=alpha,
+            sample_weight=sample_weight,
+            xp=xp,
+        )
+        return output, loss
+
+    return _drivers.compiled(evaluate, xp)
+
+
+@functools.cache
+def _objective(
+    activation: str, out_activation: str, alpha: float, xp: Namespace
+) -> Callable[..., Any]:
+    """``objective(layers, X, target, sample_weight) -> (reported loss, grads)``: what
+    L-BFGS minimizes (the gradient from the core, the value as scikit-learn reports it)."""
+
+    def objective(
+        layers: Layers, X: Array, target: Array, sample_weight: Array | None
+    ) -> tuple[Array, Layers]:
+        _, grads, output = _loss_and_grad(
+            X,
+            target,
+            layers,
+            xp=xp,
+            activation=activation,
+            loss=_CORE_LOSS[out_activation],
+            alpha=alpha,
+            sample_weight=sample_weight,
+        )
+        loss = _reported_loss(
+            output,
+            target,
+            layers,
+            out_activation=out_activation,
+            alpha=alpha,
+            sample_weight=sample_weight,
+            xp=xp,
+        )
+        return loss, grads
+
+    return _drivers.compiled(objective, xp)
+
+
 # --- data: validation, and where it lives -------------------------------------------------------
 
 
@@ -254,7 +325,7 @@ class _Data(NamedTuple):
     """The training data on the backend, plus what the host needs of it."""
 
     X: Array  # (n, d) floating, on the backend
-    target: Array  # core target: int labels (softmax) or floats (n, K)
+    target: Array  # the core's (n, K) target matrix, in X's dtype
     sample_weight: Array | None  # (n,) in X's dtype, or None
     host_target: np.ndarray  # binarized labels (classifier) or y (n, K) (regressor)
     host_weight: np.ndarray | None
@@ -317,12 +388,12 @@ class _BaseMLP(BaseEstimator):
         _check_number("power_t", self.power_t, low=0.0)
         _check_number("max_iter", self.max_iter, low=1, integer=True)
         _check_bool("shuffle", self.shuffle)
-        if self.random_state is not None and not _is_int(self.random_state):
-            if not isinstance(self.random_state, np.random.RandomState):
-                raise TypeError(
-                    "random_state: must be None, an int or a numpy.random.RandomState, "
-                    f"got {type(self.random_state).__name__}"
-                )
+        state = self.random_state
+        if not (state is None or _is_int(state) or isinstance(state, np.random.RandomState)):
+            raise TypeError(
+                "random_state: must be None, an int or a numpy.random.RandomState, "
+                f"got {type(state).__name__}"
+            )
         _check_number("tol", self.tol, low=0.0)
         if not isinstance(self.verbose, (bool, np.bool_)):
             _check_number("verbose", self.verbose, low=0, integer=True)
@@ -442,10 +513,10 @@ class _BaseMLP(BaseEstimator):
         xp, where = data.xp, device(data.X)
         dtype = _numpy_dtype(xp, data.X.dtype)
         self.coefs_, self.intercepts_ = [], []
-        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        for fan_in, fan_out in itertools.pairwise(layer_units):
             bound = np.sqrt(factor / (fan_in + fan_out))
-            W = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False)
-            b = rng.uniform(-bound, bound, fan_out).astype(dtype, copy=False)
+            W: np.ndarray = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype)
+            b: np.ndarray = rng.uniform(-bound, bound, fan_out).astype(dtype)
             self.coefs_.append(asarray(W, backend=xp, device=where))
             self.intercepts_.append(asarray(b, backend=xp, device=where))
         self._best_coefs, self._best_intercepts = list(self.coefs_), list(self.intercepts_)
@@ -453,10 +524,11 @@ class _BaseMLP(BaseEstimator):
             self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
             if self.early_stopping:
-                self.validation_scores_: list[float] | None = []
+                # scikit-learn's types: a list or None, a float or None
+                self.validation_scores_: Any = []
                 self.validation_loss_curve_: list[float] = []
-                self.best_validation_score_: float | None = -np.inf
-                self.best_loss_: float | None = None
+                self.best_validation_score_: Any = -np.inf
+                self.best_loss_: Any = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
@@ -495,9 +567,7 @@ class _BaseMLP(BaseEstimator):
         train_idx, val_idx = self._split(data, rng)
         n_samples = data.X.shape[0] if train_idx is None else train_idx.shape[0]
         batch_size = self._batch_size(n_samples)
-        config = _StepConfig(
-            self.activation, self.out_activation_, float(self.alpha), optimizer
-        )
+        config = _StepConfig(self.activation, self.out_activation_, float(self.alpha), optimizer)
         step = _epoch_step(config, xp)
         where = device(data.X)
         order = np.arange(n_samples) if train_idx is None else train_idx
@@ -613,6 +683,7 @@ class _BaseMLP(BaseEstimator):
             if last < self.best_loss_:
                 self.best_loss_ = last
             return
+        assert val_idx is not None  # early stopping always holds samples out
         score, val_loss = self._validation_score(data, val_idx)
         self.validation_scores_.append(score)
         self.validation_loss_curve_.append(val_loss)
@@ -636,17 +707,8 @@ class _BaseMLP(BaseEstimator):
         weight = None
         if data.sample_weight is not None:
             weight = _drivers.take_rows(data.sample_weight, idx, xp=xp)
-        layers = self._layers()
-        output = self._output(X_val, layers, xp)
-        val_loss = _reported_loss(
-            output,
-            target,
-            layers,
-            out_activation=self.out_activation_,
-            alpha=float(self.alpha),
-            sample_weight=weight,
-            xp=xp,
-        )
+        evaluate = _evaluation(self.activation, self.out_activation_, float(self.alpha), xp)
+        output, val_loss = evaluate(self._layers(), X_val, target, weight)
         host_weight = None if data.host_weight is None else data.host_weight[val_idx]
         score = self._host_score(to_numpy(output), data.host_target[val_idx], host_weight)
         return score, _host_float(val_loss)
@@ -659,10 +721,10 @@ class _BaseMLP(BaseEstimator):
         dtype = _numpy_dtype(xp, data.X.dtype)
         sizes = [int(np.prod(s)) for s, _ in shapes] + [s[0] for _, s in shapes]
         bounds = np.cumsum([0, *sizes])
-        config = (self.activation, self.out_activation_, float(self.alpha))
+        objective = _objective(self.activation, self.out_activation_, float(self.alpha), xp)
 
         def unpack(packed: np.ndarray) -> Layers:
-            parts = [packed[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            parts = [packed[a:b] for a, b in itertools.pairwise(bounds)]
             n_layers = len(shapes)
             return tuple(
                 Layer(
@@ -674,8 +736,8 @@ class _BaseMLP(BaseEstimator):
 
         def loss_and_grad(packed: np.ndarray) -> tuple[float, np.ndarray]:
             layers = unpack(packed)
-            loss, grads = _lbfgs_objective(layers, data, config, xp)
-            return loss, _pack(grads)
+            loss, grads = objective(layers, data.X, data.target, data.sample_weight)
+            return _host_float(loss), _pack(grads)
 
         result = scipy.optimize.minimize(
             loss_and_grad,
@@ -703,8 +765,7 @@ class _BaseMLP(BaseEstimator):
 
     def _output(self, X: Array, layers: Layers, xp: Namespace) -> Array:
         """The network's output ``p``: softmax, logistic, identity or exp of the logits."""
-        _, z = _forward(X, layers, activation=self.activation, xp=xp)
-        return LOSSES[_CORE_LOSS[self.out_activation_]].output(z, xp=xp)
+        return _network_output(self.activation, self.out_activation_, xp)(layers, X)
 
     def _predict_output(self, X: Any, method: str) -> tuple[Array, Namespace]:
         """Validated X and the output of the fitted network on it, in X's namespace."""
@@ -745,32 +806,6 @@ def _pack(layers: Layers) -> np.ndarray:
     arrays = [to_numpy(layer.W).ravel() for layer in layers]
     arrays += [to_numpy(layer.b) for layer in layers]
     return np.concatenate(arrays).astype(np.float64)
-
-
-def _lbfgs_objective(
-    layers: Layers, data: _Data, config: tuple[str, str, float], xp: Namespace
-) -> tuple[float, Layers]:
-    activation, out_activation, alpha = config
-    _, grads, output = _loss_and_grad(
-        data.X,
-        data.target,
-        layers,
-        xp=xp,
-        activation=activation,
-        loss=_CORE_LOSS[out_activation],
-        alpha=alpha,
-        sample_weight=data.sample_weight,
-    )
-    loss = _reported_loss(
-        output,
-        data.target,
-        layers,
-        out_activation=out_activation,
-        alpha=alpha,
-        sample_weight=data.sample_weight,
-        xp=xp,
-    )
-    return _host_float(loss), grads
 
 
 def _check_solver(estimator: _BaseMLP) -> bool:
@@ -958,9 +993,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         on_backend = _on_backend(X)
         if on_backend:
             X, xp = self._validate_X(X, reset=reset)
-            y_host = check_array(
-                _host_array(y, "y"), ensure_2d=False, dtype=None, input_name="y"
-            )
+            y_host = check_array(_host_array(y, "y"), ensure_2d=False, dtype=None, input_name="y")
         else:
             X, y_host = validate_data(
                 self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset
@@ -980,12 +1013,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         binarized = self._label_binarizer.transform(y_host).astype(bool)
         weight, host_weight = self._sample_weight(sample_weight, X, xp)
         where = device(X)
-        if self._label_binarizer.y_type_ == "multiclass":
-            target = asarray(np.argmax(binarized, axis=1), backend=xp, device=where)
-        else:
-            target = asarray(
-                binarized.astype(_numpy_dtype(xp, X.dtype)), backend=xp, device=where
-            )
+        # The core's target matrix: one-hot rows (softmax) or the 0/1 indicators (logistic).
+        target = asarray(binarized.astype(_numpy_dtype(xp, X.dtype)), backend=xp, device=where)
         classes = self._label_binarizer.classes_
         numeric = classes.dtype.kind in "biuf"
         self.classes_ = (
