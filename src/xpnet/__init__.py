@@ -13,7 +13,7 @@ Examples
 True
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import datasets, gradcheck, losses, optim
 from .backends import (
@@ -36,6 +36,7 @@ from .functional import (
     softmax,
 )
 from .gradcheck import autograd_grad, max_relative_error, numerical_grad
+from .io import load, save
 from .losses import loss_grad, loss_value
 from .mlp import (
     Layer,
@@ -50,6 +51,9 @@ from .mlp import (
     predict_proba,
 )
 from .optim import History, constant_lr, inverse_time_lr, sgd_step, train
+
+if TYPE_CHECKING:  # imported on first use (scikit-learn is slow to import): see __getattr__
+    from .estimators import MLPClassifier, MLPRegressor
 
 __version__ = "0.1.0"
 
@@ -77,6 +81,7 @@ __all__ = [
     "init_params",
     "inverse_time_lr",
     "jax_x64_enabled",
+    "load",
     "log_softmax",
     "logistic",
     "loss_and_grad",
@@ -92,6 +97,7 @@ __all__ = [
     "predict_proba",
     "relu",
     "relu_grad",
+    "save",
     "sgd_step",
     "softmax",
     "to_numpy",
