@@ -105,6 +105,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="comma-separated backends to compare (default: all installed)",
     )
 
+    for name, what in (("fit", "fit an estimator on a CSV/.npz file"), ("predict", "predict")):
+        commands.add_parser(
+            name, help=f"{what} (see `python -m xpnet {name} --help`)", add_help=False
+        )
     commands.add_parser(
         "bench",
         help="run the benchmarks (see `python -m xpnet bench --help`)",
@@ -247,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return int(bench_main(argv[1:]) or 0)
+    if argv[:1] in (["fit"], ["predict"]):
+        from ._cli_fit import main as fit_main
+
+        return fit_main(argv)
     args = _build_parser().parse_args(argv)
     try:
         if args.command == "train":

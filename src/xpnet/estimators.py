@@ -594,6 +594,7 @@ class _BaseMLP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+                _report_epoch(self, self.loss_)
                 self._update_no_improvement_count(data, val_idx)
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
@@ -739,12 +740,19 @@ class _BaseMLP(BaseEstimator):
             loss, grads = objective(layers, data.X, data.target, data.sample_weight)
             return _host_float(loss), _pack(grads)
 
+        iterations = itertools.count(1)
+
+        def each_iteration(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+            self.n_iter_ = next(iterations)
+            _report_epoch(self, float(intermediate_result.fun))
+
         result = scipy.optimize.minimize(
             loss_and_grad,
             _pack(self._layers()),
             method="L-BFGS-B",
             jac=True,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+            callback=each_iteration,
         )
         self.n_iter_ = min(int(result.nit), self.max_iter)
         if result.status != 0:
@@ -806,6 +814,13 @@ def _pack(layers: Layers) -> np.ndarray:
     arrays = [to_numpy(layer.W).ravel() for layer in layers]
     arrays += [to_numpy(layer.b) for layer in layers]
     return np.concatenate(arrays).astype(np.float64)
+
+
+def _report_epoch(estimator: _BaseMLP, loss: float) -> None:
+    """Call the private epoch hook (``python -m xpnet fit``'s progress bar), if one is set."""
+    hook = getattr(estimator, "_epoch_callback", None)
+    if hook is not None:
+        hook(estimator.n_iter_, loss)
 
 
 def _check_solver(estimator: _BaseMLP) -> bool:
