@@ -147,7 +147,9 @@ def max_relative_error(a: Model, b: Model, /, *, floor: float = 1e-8) -> float:
     0.0
     """
     worst = 0.0
-    for p, q in zip(_leaves(a, "a")[0], _leaves(b, "b")[0]):
+    flat_a = list(a) if isinstance(a, list) else _leaves(a, "a")[0]
+    flat_b = list(b) if isinstance(b, list) else _leaves(b, "b")[0]
+    for p, q in zip(flat_a, flat_b):
         p_host, q_host = to_numpy(p).astype("float64"), to_numpy(q).astype("float64")
         scale = np.maximum(np.maximum(np.abs(p_host), np.abs(q_host)), floor)
         worst = max(worst, float(np.max(np.abs(p_host - q_host) / scale)))
