@@ -30,7 +30,9 @@ from .workloads import synthetic
 
 __all__ = ["estimator_speed"]
 
-LARGE = dict(hidden_layer_sizes=(256,), solver="adam", batch_size=256, max_iter=3, random_state=0)
+LARGE: dict[str, Any] = dict(
+    hidden_layer_sizes=(256,), solver="adam", batch_size=256, max_iter=3, random_state=0
+)
 
 
 def _fit(estimator: Any, X: Any, y: Any) -> Callable[[], Any]:
