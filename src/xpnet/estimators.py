@@ -17,10 +17,11 @@ labels, the host draws, batching, the schedules, stopping and the attributes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any, NamedTuple
 
@@ -360,6 +361,15 @@ def _host_array(x: Any, name: str) -> np.ndarray:
     return to_numpy(x) if is_array_api_obj(x) else np.asarray(x)
 
 
+@contextlib.contextmanager
+def _named(name: str) -> Iterator[None]:
+    """Re-raise scikit-learn's validation errors with the argument's name in front."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{name}: {exc}") from exc
+
+
 def _host_float(x: Array) -> float:
     return float(to_numpy(x))
 
@@ -416,7 +426,8 @@ class _BaseMLP(BaseEstimator):
         """X on its backend as a floating (n, d) array; NumPy data (and lists, DataFrames)
         go through scikit-learn's ``validate_data``, the other backends' arrays stay put."""
         if not _on_backend(X):
-            X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
+            with _named("X"):
+                X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
             return X, array_namespace(X)
         xp = array_namespace(X)
         if X.ndim != 2:
@@ -434,7 +445,7 @@ class _BaseMLP(BaseEstimator):
         else:
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"X: has {X.shape[1]} features, but {type(self).__name__} is expecting "
                     f"{self.n_features_in_} features as input."
                 )
             if hasattr(self, "feature_names_in_"):
@@ -445,6 +456,37 @@ class _BaseMLP(BaseEstimator):
                     stacklevel=3,
                 )
         return X, xp
+
+    def _validate_X_y(
+        self, X: Any, y: Any, *, reset: bool, numeric: bool
+    ) -> tuple[Array, Namespace, np.ndarray]:
+        """X on its backend (see ``_validate_X``) and y on the host, checked as scikit-learn
+        checks them (``numeric``: regression targets)."""
+        X, xp = self._validate_X(X, reset=reset)
+        if y is None:
+            raise ValueError(
+                f"y: {type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        with _named("y"):
+            y_host = check_array(
+                _host_array(y, "y"),
+                ensure_2d=False,
+                dtype="numeric" if numeric else None,
+                input_name="y",
+            )
+        if y_host.ndim > 2:
+            raise ValueError(f"y: expected a 1-D or 2-D array, got shape {y_host.shape}")
+        if y_host.shape[0] != X.shape[0]:
+            raise ValueError(f"y: has {y_host.shape[0]} samples but X has {X.shape[0]}")
+        if y_host.ndim == 2 and y_host.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=5,
+            )
+            y_host = y_host.ravel()
+        return X, xp, y_host
 
     def _sample_weight(
         self, sample_weight: Any, X: Array, xp: Namespace
@@ -457,12 +499,13 @@ class _BaseMLP(BaseEstimator):
         if _is_real(sample_weight):
             host = np.full(n, sample_weight, dtype=dtype)
         else:
-            host = check_array(
-                _host_array(sample_weight, "sample_weight"),
-                ensure_2d=False,
-                dtype=dtype,
-                input_name="sample_weight",
-            )
+            with _named("sample_weight"):
+                host = check_array(
+                    _host_array(sample_weight, "sample_weight"),
+                    ensure_2d=False,
+                    dtype=dtype,
+                    input_name="sample_weight",
+                )
             if host.ndim != 1:
                 raise ValueError(
                     f"sample_weight: must be a 1-D array or a scalar, got shape {host.shape}"
@@ -1006,24 +1049,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self, X: Any, y: Any, sample_weight: Any, incremental: bool, reset: bool
     ) -> _Data:
         on_backend = _on_backend(X)
-        if on_backend:
-            X, xp = self._validate_X(X, reset=reset)
-            y_host = check_array(_host_array(y, "y"), ensure_2d=False, dtype=None, input_name="y")
-        else:
-            X, y_host = validate_data(
-                self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset
-            )
-            xp = array_namespace(X)
-        if y_host.shape[0] != X.shape[0]:
-            raise ValueError(f"y: has {y_host.shape[0]} samples but X has {X.shape[0]}")
-        if y_host.ndim == 2 and y_host.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please change the "
-                "shape of y to (n_samples, ), for example using ravel().",
-                DataConversionWarning,
-                stacklevel=4,
-            )
-            y_host = y_host.ravel()
+        X, xp, y_host = self._validate_X_y(X, y, reset=reset, numeric=False)
         self._fit_labels(y_host, incremental)
         binarized = self._label_binarizer.transform(y_host).astype(bool)
         weight, host_weight = self._sample_weight(sample_weight, X, xp)
@@ -1214,31 +1240,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_data_for_fit(
         self, X: Any, y: Any, sample_weight: Any, incremental: bool, reset: bool
     ) -> _Data:
-        if _on_backend(X):
-            X, xp = self._validate_X(X, reset=reset)
-            y_host = check_array(
-                _host_array(y, "y"), ensure_2d=False, dtype="numeric", input_name="y"
-            )
-        else:
-            X, y_host = validate_data(
-                self,
-                X,
-                y,
-                multi_output=True,
-                y_numeric=True,
-                dtype=(np.float64, np.float32),
-                reset=reset,
-            )
-            xp = array_namespace(X)
-        if y_host.shape[0] != X.shape[0]:
-            raise ValueError(f"y: has {y_host.shape[0]} samples but X has {X.shape[0]}")
-        if y_host.ndim == 2 and y_host.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please change the "
-                "shape of y to (n_samples, ), for example using ravel().",
-                DataConversionWarning,
-                stacklevel=4,
-            )
+        X, xp, y_host = self._validate_X_y(X, y, reset=reset, numeric=True)
         y_host = y_host.reshape(y_host.shape[0], -1)
         weight, host_weight = self._sample_weight(sample_weight, X, xp)
         dtype = _numpy_dtype(xp, X.dtype)
