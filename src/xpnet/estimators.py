@@ -835,9 +835,11 @@ class _BaseMLP(BaseEstimator):
                     f"fitted on {namespace_name(model_xp)} ({device(self.coefs_[0])}), X is "
                     f"{namespace_name(xp)} ({device(X)})."
                 )
-            # The estimator follows its input: the weights move to X's backend and device.
+            # The estimator follows its input: the weights move to X's backend and device
+            # (in float32 where that backend has no float64: JAX with x64 off).
+            dtype = "float32" if is_jax_namespace(xp) and not jax_x64_enabled() else None
             layers = tuple(
-                Layer(*(asarray(a, backend=xp, device=device(X)) for a in layer))
+                Layer(*(asarray(a, backend=xp, device=device(X), dtype=dtype) for a in layer))
                 for layer in layers
             )
         X = xp.astype(X, layers[0].W.dtype, copy=False)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._compat import is_array_api_obj
-from .backends import asarray, to_numpy
+from .backends import asarray, canonical_backend, jax_x64_enabled, to_numpy
 from .mlp import Layer, Params
 
 __all__ = ["load", "save"]
@@ -232,6 +232,12 @@ def load(path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = 
     kind = document.get("kind")
 
     def place(a: np.ndarray) -> Any:
+        on_jax = canonical_backend(backend or "numpy") == "jax"
+        if a.dtype == np.float64 and on_jax and not jax_x64_enabled():
+            raise ValueError(
+                "backend: the model is float64 but JAX's x64 mode is off; call "
+                "jax.config.update('jax_enable_x64', True) before loading"
+            )
         return asarray(a, backend=backend or "numpy", device=device)
 
     try:
@@ -244,7 +250,7 @@ def load(path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = 
         if kind in ("MLPClassifier", "MLPRegressor"):
             return _load_estimator(document, tensors, place, source)
     except (KeyError, TypeError, ValueError) as exc:
-        if str(exc).startswith("path:"):
+        if str(exc).startswith(("path:", "backend:", "device:")):
             raise
         raise ValueError(f"path: {str(source)!r} is not a valid xpnet model ({exc!r})") from None
     raise ValueError(f"path: {str(source)!r} holds an unknown kind of model {kind!r}")
