@@ -15,7 +15,7 @@ True
 
 from typing import TYPE_CHECKING, Any
 
-from . import datasets, gradcheck, losses, optim
+from . import datasets, gradcheck, losses, optim, testing
 from .backends import (
     BACKENDS,
     asarray,
@@ -100,6 +100,7 @@ __all__ = [
     "save",
     "sgd_step",
     "softmax",
+    "testing",
     "to_numpy",
     "train",
 ]

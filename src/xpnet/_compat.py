@@ -98,7 +98,10 @@ def is_traced(x: Array) -> bool:
     if is_jax_array(x):
         jax = sys.modules["jax"]
         return isinstance(x, jax.core.Tracer)
-    return bool(is_lazy_array(x))
+    from .backends import _lazy_hook  # the registry may know better (ndonnx: values propagate)
+
+    hook = _lazy_hook(x)
+    return bool(hook(x) if hook is not None else is_lazy_array(x))
 
 
 def namespace_name(xp: Namespace) -> str:

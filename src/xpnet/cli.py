@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from . import datasets
+from . import _cli_check, datasets
 from .backends import BACKENDS, available_backends, canonical_backend, namespace, to_numpy
 from .mlp import _leaves, init_layers, init_params, predict
 from .optim import SGD, Adam, History, inverse_time_lr, train
@@ -146,6 +146,7 @@ def _build_parser() -> argparse.ArgumentParser:
         commands.add_parser(
             name, help=f"{what} (see `python -m xpnet {name} --help`)", add_help=False
         )
+    _cli_check.add_parser(commands)
     commands.add_parser(
         "bench",
         help="run the benchmarks (see `python -m xpnet bench --help`)",
@@ -320,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fit_main(argv)
     args = _build_parser().parse_args(argv)
     try:
+        if hasattr(args, "run"):
+            return int(args.run(args))
         if args.command == "train":
             return _cmd_train(args)
         return _cmd_compare(args)

@@ -22,8 +22,9 @@ def _place(
 ) -> tuple[Array, Array]:
     xp = namespace(backend)
     target = resolve_dtype(xp, dtype) or default_float_dtype(xp)
-    return asarray(X, backend=xp, dtype=target, device=device), asarray(
-        y.astype(np.int64), backend=xp, device=device
+    backend = backend if isinstance(backend, str) else xp  # by name: that backend's hooks
+    return asarray(X, backend=backend, dtype=target, device=device), asarray(
+        y.astype(np.int64), backend=backend, device=device
     )
 
 

@@ -208,8 +208,6 @@ def plot_loss_curves(
         Which record of a History to draw.
     title : str, optional
         Title of the axes.
-    activation : str
-        The network's hidden activation (see :func:`xpnet.forward`).
 
     Returns
     -------
@@ -268,8 +266,6 @@ def plot_forward_timings(
         ``{"numpy": {"forward": 2e-5, "forward_rowwise": 1e-3}}``.
     title : str, optional
         Title of the axes.
-    activation : str
-        The network's hidden activation (see :func:`xpnet.forward`).
 
     Returns
     -------
