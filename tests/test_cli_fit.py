@@ -128,6 +128,15 @@ def test_bad_input_is_one_line_and_exit_code_2(iris_csv: Path, tmp_path: Path, c
     assert "path:" in _error(["predict", str(iris_csv), str(iris_csv)], capsys)
 
 
+def test_bad_options_are_one_line_too(iris_csv: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", str(iris_csv), "--target", "species", "--hidden", "a,b"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: fit: argument --hidden")
+    assert err.count("\n") == 1
+
+
 def test_as_a_new_user_runs_it(iris_csv: Path, tmp_path: Path) -> None:
     model = tmp_path / "m.safetensors"
     command = [sys.executable, "-m", "xpnet", "fit", str(iris_csv), "--target", "species"]

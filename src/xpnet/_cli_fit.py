@@ -22,7 +22,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -143,9 +143,18 @@ def _batch_size(text: str) -> int | str:
     return text if text == "auto" else int(text)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a bad option is one line on stderr (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog.split()[-1]}: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m xpnet", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="python -m xpnet", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     fit = commands.add_parser("fit", help="fit an MLPClassifier or MLPRegressor on a data file")
     fit.add_argument(
         "data", metavar="DATA", type=Path, help="a CSV file with a header, or .npz with X and y"

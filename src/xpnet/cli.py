@@ -142,7 +142,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="comma-separated backends to compare (default: all installed)",
     )
 
-    for name, what in (("fit", "fit an estimator on a CSV/.npz file"), ("predict", "predict")):
+    for name, what in (
+        ("fit", "fit an MLPClassifier/MLPRegressor on a CSV or .npz file"),
+        ("predict", "predict with a saved model, as CSV"),
+    ):
         commands.add_parser(
             name, help=f"{what} (see `python -m xpnet {name} --help`)", add_help=False
         )
