@@ -21,7 +21,8 @@ from helpers import Backend
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.metrics import log_loss
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_array_api_input, parametrize_with_checks
@@ -195,15 +196,36 @@ def test_equals_scikit_learn(case: tuple, backend: Backend, to_xp: Any) -> None:
     assert ours.score(X_xp, y_xp) == pytest.approx(theirs.score(X, y), rel=RTOL)
 
 
-def test_early_stopping_keeps_best_weights_and_validation_loss(
+def test_validation_loss_curve_is_the_loss_on_the_held_out_rows(
     backend: Backend, to_xp: Any
 ) -> None:
-    ours = MLPClassifier(**{**DEFAULTS, **CASES[15][3]}).fit(*map(to_xp, dataset("multiclass")))
-    theirs = reference(CASES[15][0])
-    assert len(ours.validation_loss_curve_) == len(ours.validation_scores_) == ours.n_iter_
-    assert all(np.isfinite(ours.validation_loss_curve_))
-    best = int(np.argmax(theirs.validation_scores_))
-    assert ours.best_validation_score_ == theirs.validation_scores_[best]
+    """Oracle: scikit-learn's ``log_loss`` on the rows ``train_test_split`` holds out after
+    the initial draws (multiclass: not stratified, as scikit-learn), plus the L2 term."""
+    X, y = dataset("multiclass")
+    params = dict(
+        hidden_layer_sizes=(5,),
+        early_stopping=True,
+        validation_fraction=0.25,
+        max_iter=4,
+        random_state=0,
+        learning_rate_init=0.05,
+        alpha=0.01,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = MLPClassifier(**params).fit(to_xp(X), to_xp(y))
+    assert len(ours.validation_loss_curve_) == len(ours.validation_scores_) == ours.n_iter_ == 4
+    assert int(np.argmax(ours.validation_scores_)) == 3  # the kept weights are the last ones
+    rng = np.random.RandomState(0)
+    for fan_in, fan_out in ((5, 5), (5, 3)):  # the initial weights and intercepts
+        rng.uniform(size=(fan_in, fan_out))
+        rng.uniform(size=fan_out)
+    _, held_out = train_test_split(np.arange(40), random_state=rng, test_size=0.25)
+    proba = host(ours.predict_proba(to_xp(X[held_out])))
+    penalty = 0.5 * 0.01 * sum(np.sum(host(W) ** 2) for W in ours.coefs_) / len(held_out)
+    expected = log_loss(y[held_out], proba, labels=[0, 1, 2]) + penalty
+    assert ours.validation_loss_curve_[-1] == pytest.approx(expected, rel=1e-10)
+    assert ours.validation_scores_[-1] == ours.score(to_xp(X[held_out]), to_xp(y[held_out]))
 
 
 def _sequence(make: Any, X: Any, y: Any, classes: Any) -> Any:
