@@ -168,8 +168,13 @@ def _reported_loss(
         data_loss = xp.sum(sample_weight * per_sample) / total
     if alpha == 0:
         return data_loss
-    squares = sum(xp.sum(layer.W * layer.W) for layer in layers)
+    # ||W||^2 as the inner product of W with itself: one pass, no temporary (BLAS dot)
+    squares = sum(_flat(layer.W, xp) @ _flat(layer.W, xp) for layer in layers)
     return data_loss + (0.5 * alpha) * squares / total
+
+
+def _flat(a: Array, xp: Namespace) -> Array:
+    return xp.reshape(a, (-1,))
 
 
 # --- one minibatch step: core gradient, optimizer update, reported loss -----------------------
