@@ -385,8 +385,6 @@ def _host_float(x: Array) -> float:
 class _BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: fitting, the solvers, the forward pass."""
 
-    _estimator_type_is_classifier = False
-
     # -- parameters --
 
     def _check_hyperparameters(self) -> list[int]:
