@@ -1,47 +1,127 @@
 """Checks at the public boundary: a clear error that names the argument, never a wrong answer.
 
+The rule (issue 12): an argument that is not what the function takes raises
+``TypeError`` (wrong kind: ``None``, a Python scalar or a list where an array
+belongs, an integer dtype where a floating one does) or ``ValueError`` (right kind,
+wrong value: a rank, an empty array, a negative rate), whose message starts with
+the argument's name, the same on every backend.
+
 Shape and dtype checks always run. Value checks (labels in range, finite inputs)
 read array values, so they are skipped for traced arrays (JAX under ``jit``,
 Dask), where no value exists yet.
+
+The checks run on every public call, thousands of times in a training loop, so
+they are kept cheap: kinds are looked up once per type or dtype and cached
+(:func:`xpnet._compat.array_namespace`, :func:`is_floating`), never per element.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from ._compat import device, is_traced, size
+from ._compat import HOST_ONLY_TYPES, device, is_array, is_traced, size
 
 Array = Any
 Namespace = Any
 
 
-def check_floating(x: Array, name: str, *, ndim: int | None = None, xp: Namespace) -> None:
-    """``x`` is a real floating array of rank ``ndim``."""
-    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
-        raise TypeError(f"{name}: expected an array, got {type(x).__name__}")
+# --- dtype kinds, cached per dtype ------------------------------------------------------------
+
+_KIND_CACHE: dict[tuple[Any, ...], bool] = {}
+
+
+def _is_kind(dtype: Any, kind: str, xp: Namespace) -> bool:
+    # The key holds the dtype's type first, so dtypes of two libraries are never compared
+    # with each other (array-api-strict warns when they are).
+    key = (type(dtype), dtype, kind)
+    try:
+        return _KIND_CACHE[key]
+    except KeyError:
+        result = _KIND_CACHE[key] = bool(xp.isdtype(dtype, kind))
+        return result
+    except TypeError:  # an unhashable dtype
+        return bool(xp.isdtype(dtype, kind))
+
+
+def is_floating(dtype: Any, *, xp: Namespace) -> bool:
+    """``xp.isdtype(dtype, "real floating")``, cached."""
+    return _is_kind(dtype, "real floating", xp)
+
+
+def is_integral(dtype: Any, *, xp: Namespace) -> bool:
+    """``xp.isdtype(dtype, "integral")`` (bool excluded), cached."""
+    return _is_kind(dtype, "integral", xp)
+
+
+# --- arrays --------------------------------------------------------------------------------
+
+
+def check_array(x: Any, name: str) -> None:
+    """``x`` is an array of some backend (not ``None``, a Python scalar, a list, ...)."""
+    if not is_array(x):
+        got = "None" if x is None else type(x).__name__
+        raise TypeError(f"{name}: expected an array, got {got}")
+
+
+def check_floating(
+    x: Array, name: str, *, ndim: int | None = None, nonempty: bool = False, xp: Namespace
+) -> None:
+    """``x`` is a real floating array, of rank ``ndim``, without an axis of length 0 if asked."""
+    check_array(x, name)
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {tuple(x.shape)}")
-    if not xp.isdtype(x.dtype, "real floating"):
+    if not is_floating(x.dtype, xp=xp):
         raise TypeError(f"{name}: expected a real floating dtype, got {x.dtype}")
+    if nonempty and any(s == 0 for s in x.shape):
+        raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(x.shape)}")
+
+
+def check_axis(axis: Any, name: str, *, x: Array, x_name: str) -> int:
+    """``axis`` is an int naming an axis of ``x`` of non-zero length; returns it as an int.
+
+    A reduction along an axis of length 0 (softmax of nothing) has no value: NumPy
+    raises ``ValueError`` there, torch ``IndexError``; here every backend raises this
+    ``ValueError``.
+    """
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(axis).__name__}")
+    axis = int(axis)
+    if x.ndim == 0:
+        raise ValueError(f"{x_name}: expected an array of at least 1 dimension, got shape ()")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{name}: {axis} is out of range for {x_name} of shape {tuple(x.shape)}")
+    if x.shape[axis] == 0:
+        raise ValueError(
+            f"{x_name}: cannot reduce along {name} {axis} of length 0 (shape {tuple(x.shape)})"
+        )
+    return axis
 
 
 def check_labels(y: Array, name: str, *, n: int | None, num_classes: int, xp: Namespace) -> None:
     """``y`` is a 1-D integer array of length ``n`` with values in ``[0, num_classes)``."""
-    if not hasattr(y, "dtype") or not hasattr(y, "shape"):
-        raise TypeError(f"{name}: expected an array of integer labels, got {type(y).__name__}")
+    if not is_array(y):
+        got = "None" if y is None else type(y).__name__
+        raise TypeError(f"{name}: expected an array of integer labels, got {got}")
     if y.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array of labels, got shape {tuple(y.shape)}")
-    if not xp.isdtype(y.dtype, "integral"):
-        raise TypeError(
-            f"{name}: labels must have an integer dtype, got {y.dtype} "
-            "(convert class labels with astype(int64) first)"
-        )
+    check_integer_labels(y, name, xp=xp)
     if n is not None and y.shape[0] != n:
         raise ValueError(f"{name}: has {y.shape[0]} labels but the inputs have {n} samples")
     check_num_classes(num_classes, "num_classes")
     check_label_values(y, name, num_classes=num_classes, xp=xp)
+
+
+def check_integer_labels(y: Array, name: str, *, xp: Namespace) -> None:
+    """``y`` has an integer dtype (not bool, not floating)."""
+    if not is_integral(y.dtype, xp=xp):
+        raise TypeError(
+            f"{name}: labels must have an integer dtype, got {y.dtype} "
+            "(convert class labels with astype(int64) first)"
+        )
 
 
 def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) -> None:
@@ -55,14 +135,10 @@ def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) 
         )
 
 
-def check_num_classes(num_classes: int, name: str) -> None:
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool):
-        raise TypeError(f"{name}: expected an int, got {type(num_classes).__name__}")
-    if num_classes < 2:
-        raise ValueError(f"{name}: a classifier needs at least 2 classes, got {num_classes}")
-
-
 def check_nonempty(x: Array, name: str) -> None:
+    """The batch ``x`` (at least 1-D) has at least one sample."""
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected an array of at least 1 dimension, got shape ()")
     if x.shape[0] == 0:
         raise ValueError(f"{name}: the batch is empty (shape {tuple(x.shape)})")
 
@@ -89,6 +165,8 @@ def check_finite(x: Array, name: str, *, xp: Namespace) -> None:
 
 def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
     """All arrays live on one device (traced arrays, which have none yet, are skipped)."""
+    if all(type(a) in HOST_ONLY_TYPES for a in arrays):
+        return  # NumPy: one device, nothing to compare
     placed = [(name, device(a)) for name, a in zip(names, arrays) if not is_traced(a)]
     if not placed:
         return
@@ -101,10 +179,69 @@ def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
             )
 
 
+# --- Python numbers ------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    """A Python or NumPy integer, not a bool (``True`` is no count of anything)."""
+    return type(value) is int or (
+        isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    )
+
+
+def check_num_classes(num_classes: Any, name: str) -> int:
+    """``num_classes`` is an int >= 2; returns it as a Python int."""
+    if not _is_int(num_classes):
+        raise TypeError(f"{name}: expected an int, got {type(num_classes).__name__}")
+    if num_classes < 2:
+        raise ValueError(f"{name}: a classifier needs at least 2 classes, got {num_classes}")
+    return int(num_classes)
+
+
 def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` is an int >= 1 (>= 0 with ``allow_zero``); returns it as a Python int."""
+    if not _is_int(value):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else ">= 1"
         raise ValueError(f"{name}: must be {bound}, got {value}")
+    return int(value)
+
+
+def check_real(value: Any, name: str, *, low: float | None = None, strict: bool = False) -> float:
+    """``value`` is a finite real number (``>= low``, or ``> low`` if ``strict``); as a float.
+
+    Python and NumPy numbers are accepted, bools and arrays are not.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"{name}: must be finite, got {value}")
+    if low is not None and (result <= low if strict else result < low):
+        raise ValueError(f"{name}: must be {'>' if strict else '>='} {low}, got {value}")
+    return result
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` is an int in ``[0, 2**32)`` (what every NumPy generator takes)."""
+    seed = check_positive_int(seed, name, allow_zero=True)
+    if seed >= 2**32:
+        raise ValueError(f"{name}: must be < 2**32, got {seed}")
+    return seed
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` is ``True`` or ``False`` (or a NumPy bool)."""
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """``value`` is one of the strings ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {list(choices)}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name}: unknown value {value!r}; use one of {list(choices)}")
     return value

@@ -7,10 +7,12 @@ the same mean loss, so the manual :func:`xpnet.backward` can be compared with it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from . import _validation as check
 from ._compat import device, is_jax_namespace, is_torch_namespace, namespace_name
 from .backends import to_numpy
 from .functional import _cross_entropy
@@ -40,7 +42,8 @@ def numerical_grad(X: Array, y: Array, params: Params, /, *, eps: float = 1e-6) 
     """Central finite differences ``(J(theta + eps e_k) - J(theta - eps e_k)) / (2 eps)``.
 
     Two loss evaluations per parameter entry: meant for small networks. Use
-    float64; the error is ``O(eps^2)`` away from the ReLU kink.
+    float64; the error is ``O(eps^2)`` away from the ReLU kink. ``eps`` is a
+    finite number > 0.
 
     Examples
     --------
@@ -52,6 +55,7 @@ def numerical_grad(X: Array, y: Array, params: Params, /, *, eps: float = 1e-6) 
     True
     """
     xp = _check_model(X, params, y)
+    eps = check.check_real(eps, "eps", low=0.0, strict=True)
     dev = device(X)
 
     def loss_at(candidate: Params) -> Array:
@@ -96,8 +100,13 @@ def autograd_grad(X: Array, y: Array, params: Params, /) -> Params:
     )
 
 
-def max_relative_error(a: Params, b: Params, /, *, floor: float = 1e-8) -> float:
+def max_relative_error(a: Sequence[Any], b: Sequence[Any], /, *, floor: float = 1e-8) -> float:
     """``max |a - b| / max(|a|, |b|, floor)`` over every entry of two gradient sets.
+
+    ``a`` and ``b`` are tuples of arrays of equal shapes (two :class:`Params`, or
+    two tuples of layers' arrays), of any backends: each pair is compared on the
+    host in float64. ``floor`` (a finite number > 0) keeps entries near zero from
+    dividing by zero. A NaN anywhere gives NaN; two empty sets give 0.0.
 
     Examples
     --------
@@ -106,9 +115,52 @@ def max_relative_error(a: Params, b: Params, /, *, floor: float = 1e-8) -> float
     >>> xpnet.max_relative_error(a, a)
     0.0
     """
+    pairs = _host_pairs(a, b)
+    floor = check.check_real(floor, "floor", low=0.0, strict=True)
     worst = 0.0
-    for p, q in zip(a, b):
-        p_host, q_host = to_numpy(p).astype("float64"), to_numpy(q).astype("float64")
+    for p_host, q_host in pairs:
+        if p_host.size == 0:
+            continue
         scale = np.maximum(np.maximum(np.abs(p_host), np.abs(q_host)), floor)
         worst = max(worst, float(np.max(np.abs(p_host - q_host) / scale)))
     return worst
+
+
+def _leaves(tree: Any, name: str) -> list[tuple[str, Any]]:
+    """The named arrays of a tuple of arrays, or of a tuple of tuples of arrays (layers)."""
+    if not isinstance(tree, (tuple, list)):
+        got = type(tree).__name__
+        raise TypeError(f"{name}: expected a tuple of arrays such as Params, got {got}")
+    fields = getattr(tree, "_fields", None) or [f"[{i}]" for i in range(len(tree))]
+    leaves: list[tuple[str, Any]] = []
+    for field, item in zip(fields, tree):
+        child = f"{name}.{field}" if not field.startswith("[") else f"{name}{field}"
+        if isinstance(item, (tuple, list)):
+            leaves += _leaves(item, child)
+        else:
+            leaves.append((child, item))
+    return leaves
+
+
+def _host_pairs(a: Any, b: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Float64 host copies of the arrays of ``a`` and ``b``, which must match in shapes."""
+    left, right = _leaves(a, "a"), _leaves(b, "b")
+    if len(left) != len(right):
+        raise ValueError(f"b: has {len(right)} arrays but a has {len(left)}")
+    for (name_p, p), (name_q, q) in zip(left, right):
+        check.check_array(p, name_p)
+        check.check_array(q, name_q)
+        if tuple(p.shape) != tuple(q.shape):
+            raise ValueError(
+                f"{name_q}: shape {tuple(q.shape)} differs from {name_p}'s {tuple(p.shape)}"
+            )
+    pairs = []
+    for (name_p, p), (name_q, q) in zip(left, right):
+        hosts = []
+        for name, x in ((name_p, p), (name_q, q)):
+            host = to_numpy(x)
+            if host.dtype.kind not in "fiu":
+                raise TypeError(f"{name}: expected a real array, got dtype {x.dtype}")
+            hosts.append(host.astype(np.float64))
+        pairs.append((hosts[0], hosts[1]))
+    return pairs
