@@ -7,6 +7,7 @@ the same mean loss, so the manual :func:`xpnet.backward` can be compared with it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -122,7 +123,10 @@ def max_relative_error(a: Sequence[Any], b: Sequence[Any], /, *, floor: float = 
         if p_host.size == 0:
             continue
         scale = np.maximum(np.maximum(np.abs(p_host), np.abs(q_host)), floor)
-        worst = max(worst, float(np.max(np.abs(p_host - q_host) / scale)))
+        error = float(np.max(np.abs(p_host - q_host) / scale))
+        if math.isnan(error):
+            return math.nan  # Python's max would drop it, and a broken gradient would pass
+        worst = max(worst, error)
     return worst
 
 
