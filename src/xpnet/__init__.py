@@ -13,7 +13,7 @@ Examples
 True
 """
 
-from . import datasets, gradcheck, optim
+from . import datasets, gradcheck, losses, optim
 from .backends import (
     BACKENDS,
     asarray,
@@ -27,17 +27,21 @@ from .functional import (
     cross_entropy,
     cross_entropy_grad,
     log_softmax,
+    logistic,
     one_hot,
     relu,
     relu_grad,
     softmax,
 )
 from .gradcheck import autograd_grad, max_relative_error, numerical_grad
+from .losses import loss_grad, loss_value
 from .mlp import (
+    Layer,
     Params,
     backward,
     forward,
     forward_rowwise,
+    init_layers,
     init_params,
     loss_and_grad,
     predict,
@@ -50,6 +54,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS",
     "History",
+    "Layer",
     "Params",
     "__version__",
     "asarray",
@@ -64,11 +69,16 @@ __all__ = [
     "forward",
     "forward_rowwise",
     "gradcheck",
+    "init_layers",
     "init_params",
     "inverse_time_lr",
     "jax_x64_enabled",
     "log_softmax",
+    "logistic",
     "loss_and_grad",
+    "loss_grad",
+    "loss_value",
+    "losses",
     "max_relative_error",
     "namespace",
     "numerical_grad",

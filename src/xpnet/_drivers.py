@@ -22,7 +22,6 @@ import numpy as np
 
 from ._compat import device, is_jax_namespace, is_numpy_namespace, is_torch_namespace
 from .backends import asarray, to_numpy
-from .functional import _one_hot
 
 Array = Any
 Namespace = Any
@@ -83,12 +82,11 @@ class _EagerEpoch:
         self.targets: Array | None = None  # one-hot rows of y, built on the first epoch
         self.targets_of: Array | None = None
 
-    def _targets(self, y: Array, num_classes: int, X: Array) -> Array | None:
+    def _targets(self, carry: Any, X: Array, y: Array) -> Array | None:
         if self.targets_of is not y:
-            n, d = X.shape
-            small = n * num_classes <= max(n * d, 1 << 20)
             self.targets_of = y
-            self.targets = _one_hot(y, num_classes, dtype=X.dtype, xp=self.xp) if small else None
+            prepare = getattr(self.step, "targets", None)
+            self.targets = None if prepare is None else prepare(carry, X, y, xp=self.xp)
         return self.targets
 
     def __call__(
@@ -101,7 +99,7 @@ class _EagerEpoch:
         lrs: Sequence[float],
     ) -> tuple[Any, Array, Array]:
         step, xp, take, n = self.step, self.xp, self.take, X.shape[0]
-        targets = self._targets(y, params[2].shape[1], X)
+        targets = self._targets(params, X, y)
         if order is None and size >= n:  # full batch: one step
             return step(params, X, y, lrs[0], xp=xp, e_y=targets)
         if order is not None:

@@ -6,11 +6,13 @@ minibatch order on every backend, bit for bit.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
 
 INITS = ("he", "lecture")
+LAYER_INITS = ("he", "glorot", "lecture")
 
 
 def draw_init(
@@ -37,6 +39,53 @@ def draw_init(
         W2 = rng.standard_normal((hidden_dim, output_dim)) * np.sqrt(1.0 / hidden_dim)
         return W1, np.zeros(hidden_dim), W2, np.zeros(output_dim)
     raise ValueError(f"init: unknown initialisation {init!r}; use one of {INITS}")
+
+
+def draw_layers(
+    sizes: tuple[int, ...], *, seed: int, init: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(W_1, b_1), ..., (W_L, b_L)]`` in float64 for ``sizes = (d, H_1, ..., K)``.
+
+    ``"he"`` follows :func:`draw_init` layer by layer (so ``(d, H, K)`` gives exactly its
+    draws): ``N(0, 2 / fan_in)`` for hidden layers, ``N(0, 1 / fan_in)`` for the output layer,
+    zero biases. ``"glorot"`` is :func:`glorot_uniform` of ``RandomState(seed)``.
+    ``"lecture"``: ``RandomState(seed).randn`` for each weight, then its bias.
+    """
+    pairs = list(itertools.pairwise(sizes))
+    if init == "he":
+        rng = np.random.default_rng(seed)
+        last = len(pairs) - 1
+        return [
+            (
+                rng.standard_normal((fan_in, fan_out))
+                * np.sqrt((1.0 if i == last else 2.0) / fan_in),
+                np.zeros(fan_out),
+            )
+            for i, (fan_in, fan_out) in enumerate(pairs)
+        ]
+    if init == "glorot":
+        return glorot_uniform(sizes, np.random.RandomState(seed))
+    if init == "lecture":
+        legacy = np.random.RandomState(seed)
+        return [
+            (legacy.randn(fan_in, fan_out), legacy.randn(fan_out)) for fan_in, fan_out in pairs
+        ]
+    raise ValueError(f"init: unknown initialisation {init!r}; use one of {LAYER_INITS}")
+
+
+def glorot_uniform(
+    sizes: tuple[int, ...], random_state: np.random.RandomState, *, factor: float = 6.0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Glorot's uniform draws in scikit-learn's order: for each layer, ``W`` then ``b``, both
+    uniform in ``+-sqrt(factor / (fan_in + fan_out))`` (scikit-learn uses ``factor = 2`` for
+    logistic activations, 6 otherwise)."""
+    layers = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        W = random_state.uniform(-bound, bound, (fan_in, fan_out))
+        b = random_state.uniform(-bound, bound, fan_out)
+        layers.append((W, b))
+    return layers
 
 
 def epoch_orders(n: int, *, seed: int, shuffle: bool) -> Iterator[np.ndarray]:

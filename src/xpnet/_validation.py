@@ -245,3 +245,59 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name}: unknown value {value!r}; use one of {list(choices)}")
     return value
+
+
+def check_array(x: Any, name: str) -> None:
+    """``x`` is an array (has a dtype and a shape), not None, a scalar or a list."""
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        raise TypeError(f"{name}: expected an array, got {type(x).__name__}")
+
+
+def check_value_range(
+    x: Array, name: str, *, low: float, high: float | None, what: str, xp: Namespace
+) -> None:
+    """Every value of ``x`` lies in ``[low, high]`` (``high=None``: no upper bound);
+    skipped when traced."""
+    if is_traced(x) or any(s == 0 for s in x.shape):
+        return
+    inside = x >= low if high is None else (x >= low) & (x <= high)
+    if not bool(xp.all(inside)):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(
+            f"{name}: {what} must be {bound}, got values from "
+            f"{float(xp.min(x))} to {float(xp.max(x))}"
+        )
+
+
+def check_positive_total(x: Array, name: str, *, xp: Namespace) -> None:
+    """``sum(x) > 0`` (skipped when traced)."""
+    if not is_traced(x) and not bool(xp.sum(x) > 0):
+        raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    high_open: bool = False,
+) -> float:
+    """A finite real number (not a bool) in ``[low, high]`` (or ``[low, high)``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    value = float(value)
+    too_low = low is not None and not value >= low
+    too_high = high is not None and not (value < high if high_open else value <= high)
+    if value != value or too_low or too_high or value in (float("inf"), float("-inf")):
+        right = ")" if high_open else "]"
+        bounds = (
+            f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{right}"
+        )
+        raise ValueError(f"{name}: must be a finite number in {bounds}, got {value}")
+    return value
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A seed for NumPy's generators: an int >= 0 (not a bool)."""
+    return check_positive_int(seed, name, allow_zero=True)

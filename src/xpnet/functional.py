@@ -13,16 +13,21 @@ non-finite inputs instead.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import array_namespace, device
 from .backends import default_float_dtype, resolve_dtype
 
 __all__ = [
+    "ACTIVATIONS",
+    "Activation",
     "cross_entropy",
     "cross_entropy_grad",
+    "get_activation",
     "log_softmax",
+    "logistic",
     "one_hot",
     "relu",
     "relu_grad",
@@ -53,7 +58,7 @@ def relu(x: Array, /) -> Array:
 
 
 def _relu(x: Array, *, xp: Namespace) -> Array:
-    return xp.maximum(x, 0.0)
+    return xp.maximum(x, 0.0)  # a pairwise maximum against 0, not the reduction max
 
 
 def relu_grad(x: Array, /) -> Array:
@@ -72,6 +77,97 @@ def relu_grad(x: Array, /) -> Array:
     xp = array_namespace(x, names=("x",))
     check.check_floating(x, "x", xp=xp)
     return xp.astype(x > 0, x.dtype)
+
+
+# --- the hidden activations h = g(a), each with its derivative g'(a) beside it ---------------
+#
+# The derivative is written in terms of the activation's *output* h = g(a) (as scikit-learn
+# does): backpropagation then needs only the h it kept from the forward pass, not a.
+
+
+def _relu_from_output(h: Array, *, xp: Namespace) -> Array:
+    return xp.astype(h > 0, h.dtype)  # relu'(a) = 1[a > 0] = 1[h > 0]; a mask multiply, not where
+
+
+def _tanh(a: Array, *, xp: Namespace) -> Array:
+    return xp.tanh(a)
+
+
+def _tanh_from_output(h: Array, *, xp: Namespace) -> Array:
+    return 1.0 - h * h  # tanh'(a) = 1 - tanh(a)^2
+
+
+def _logistic(a: Array, *, xp: Namespace) -> Array:
+    # 1 / (1 + exp(-a)) overflows exp for a << 0; exp(-|a|) never does, and both branches
+    # below are the same function: 1 / (1 + e^-a) = e^a / (1 + e^a).
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _logistic_from_output(h: Array, *, xp: Namespace) -> Array:
+    return h * (1.0 - h)  # sigma'(a) = sigma(a) (1 - sigma(a))
+
+
+def _identity(a: Array, *, xp: Namespace) -> Array:
+    return a
+
+
+def _identity_from_output(h: Array, *, xp: Namespace) -> Array:
+    return xp.ones_like(h)
+
+
+class Activation(NamedTuple):
+    """A hidden-layer activation ``h = forward(a)`` and its derivative ``grad(h) = g'(a)``."""
+
+    name: str
+    forward: Callable[..., Array]
+    grad: Callable[..., Array]
+
+
+#: scikit-learn's set of hidden activations, by name.
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": Activation("relu", _relu, _relu_from_output),
+    "tanh": Activation("tanh", _tanh, _tanh_from_output),
+    "logistic": Activation("logistic", _logistic, _logistic_from_output),
+    "identity": Activation("identity", _identity, _identity_from_output),
+}
+
+
+def get_activation(name: Any) -> Activation:
+    """The :class:`Activation` called ``name`` (``"relu"``, ``"tanh"``, ``"logistic"``,
+    ``"identity"``).
+
+    Examples
+    --------
+    >>> import array_api_strict as xp
+    >>> from xpnet.functional import get_activation
+    >>> tanh = get_activation("tanh")
+    >>> h = tanh.forward(xp.asarray([0.0, 1.0]), xp=xp)
+    >>> tanh.grad(h, xp=xp)  # 1 - tanh(a)^2
+    Array([1.        , 0.41997434], dtype=array_api_strict.float64)
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"activation: expected a name, got {type(name).__name__}")
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"activation: unknown activation {name!r}; use one of {sorted(ACTIVATIONS)}"
+        ) from None
+
+
+def logistic(x: Array, /) -> Array:
+    """The logistic sigmoid ``1 / (1 + exp(-x))``, elementwise, without overflow at +-1000.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> xpnet.logistic(xp.asarray([-1000.0, 0.0, 1000.0]))
+    Array([0. , 0.5, 1. ], dtype=array_api_strict.float64)
+    """
+    xp = array_namespace(x, names=("x",))
+    check.check_floating(x, "x", xp=xp)
+    return _logistic(x, xp=xp)
 
 
 # --- softmax and log-softmax, shifted by the row max ------------------------------------

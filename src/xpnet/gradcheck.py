@@ -8,7 +8,6 @@ the same mean loss, so the manual :func:`xpnet.backward` can be compared with it
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,16 +15,29 @@ import numpy as np
 from . import _validation as check
 from ._compat import device, is_jax_namespace, is_torch_namespace, namespace_name
 from .backends import to_numpy
-from .functional import _cross_entropy
-from .mlp import Params, _check_model, _forward
+from .mlp import Layer, _check_model, _leaves, _like, _mean_loss
 
 __all__ = ["autograd_grad", "max_relative_error", "mean_loss", "numerical_grad"]
 
 Array = Any
+Model = Any
 
 
-def mean_loss(X: Array, y: Array, params: Params, /) -> Array:
-    """The mean cross-entropy of the network on ``(X, y)``, as a 0-D array.
+def _rebuild(params: Model, arrays: list[Array]) -> Model:
+    """Arrays (in the order of ``_leaves``) back in the form of ``params``."""
+    layers = tuple(Layer(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2))
+    return (
+        _like(layers, params)
+        if isinstance(params[0], tuple) or hasattr(params, "_fields")
+        else tuple(arrays)
+    )
+
+
+def mean_loss(X: Array, y: Array, params: Model, /, **options: Any) -> Array:
+    """The mean loss of the network on ``(X, y)``, as a 0-D array (forward pass only).
+
+    ``options``: ``activation``, ``loss``, ``alpha``, ``sample_weight``, as for
+    :func:`xpnet.loss_and_grad`.
 
     Examples
     --------
@@ -35,16 +47,27 @@ def mean_loss(X: Array, y: Array, params: Params, /) -> Array:
     >>> xpnet.gradcheck.mean_loss(X, y, params).shape
     ()
     """
-    xp = _check_model(X, params, y)
-    return _cross_entropy(_forward(X, params, xp=xp)[1], y, xp=xp)
+    checked = _check_model(X, params, y, **options)
+    return _mean_loss(
+        X,
+        checked.target,
+        checked.layers,
+        xp=checked.xp,
+        activation=checked.activation,
+        loss=checked.loss,
+        alpha=float(options.get("alpha", 0.0)),
+        weights=checked.weights,
+    )
 
 
-def numerical_grad(X: Array, y: Array, params: Params, /, *, eps: float = 1e-6) -> Params:
+def numerical_grad(
+    X: Array, y: Array, params: Model, /, *, eps: float = 1e-6, **options: Any
+) -> Model:
     """Central finite differences ``(J(theta + eps e_k) - J(theta - eps e_k)) / (2 eps)``.
 
     Two loss evaluations per parameter entry: meant for small networks. Use
-    float64; the error is ``O(eps^2)`` away from the ReLU kink. ``eps`` is a
-    finite number > 0.
+    float64; the error is ``O(eps^2)`` away from the ReLU kink. ``eps`` is a finite
+    number > 0; ``options`` as for :func:`mean_loss`.
 
     Examples
     --------
@@ -55,15 +78,27 @@ def numerical_grad(X: Array, y: Array, params: Params, /, *, eps: float = 1e-6) 
     >>> xpnet.max_relative_error(numeric, manual) < 1e-6
     True
     """
-    xp = _check_model(X, params, y)
+    checked = _check_model(X, params, y, **options)
     eps = check.check_real(eps, "eps", low=0.0, strict=True)
-    dev = device(X)
+    xp, dev = checked.xp, device(X)
+    arrays = _leaves(params)[0]
+    alpha = float(options.get("alpha", 0.0))
 
-    def loss_at(candidate: Params) -> Array:
-        return _cross_entropy(_forward(X, candidate, xp=xp)[1], y, xp=xp)
+    def loss_at(candidate: list[Array]) -> Array:
+        layers = tuple(Layer(candidate[i], candidate[i + 1]) for i in range(0, len(candidate), 2))
+        return _mean_loss(
+            X,
+            checked.target,
+            layers,
+            xp=xp,
+            activation=checked.activation,
+            loss=checked.loss,
+            alpha=alpha,
+            weights=checked.weights,
+        )
 
     grads = []
-    for i, p in enumerate(params):
+    for i, p in enumerate(arrays):
         count = 1
         for s in p.shape:
             count *= s
@@ -71,43 +106,46 @@ def numerical_grad(X: Array, y: Array, params: Params, /, *, eps: float = 1e-6) 
         positions = xp.arange(count, device=dev)
         for k in range(count):
             bump = eps * xp.reshape(xp.astype(positions == k, p.dtype), p.shape)
-            plus = Params(*(q + bump if j == i else q for j, q in enumerate(params)))
-            minus = Params(*(q - bump if j == i else q for j, q in enumerate(params)))
+            plus = [q + bump if j == i else q for j, q in enumerate(arrays)]
+            minus = [q - bump if j == i else q for j, q in enumerate(arrays)]
             entries.append((loss_at(plus) - loss_at(minus)) / (2 * eps))
         grads.append(xp.reshape(xp.stack(entries), p.shape))
-    return Params(*grads)
+    return _rebuild(params, grads)
 
 
-def autograd_grad(X: Array, y: Array, params: Params, /) -> Params:
+def autograd_grad(X: Array, y: Array, params: Model, /, **options: Any) -> Model:
     """Gradients of the mean loss by the backend's autodiff: ``torch.autograd`` or ``jax.grad``.
 
     Raises ``TypeError`` for backends without automatic differentiation
-    (NumPy, array-api-strict); use :func:`numerical_grad` there.
+    (NumPy, array-api-strict); use :func:`numerical_grad` there. ``options`` as for
+    :func:`mean_loss`.
     """
-    xp = _check_model(X, params, y)
+    checked = _check_model(X, params, y, **options)
+    xp = checked.xp
+    arrays = _leaves(params)[0]
     if is_torch_namespace(xp):
         import torch
 
-        leaves = [p.detach().clone().requires_grad_(True) for p in params]
-        loss = mean_loss(X, y, Params(*leaves))
-        return Params(*torch.autograd.grad(loss, leaves))
+        leaves = [p.detach().clone().requires_grad_(True) for p in arrays]
+        loss = mean_loss(X, y, _rebuild(params, leaves), **options)
+        return _rebuild(params, list(torch.autograd.grad(loss, leaves)))
     if is_jax_namespace(xp):
         import jax
 
-        return Params(*jax.grad(lambda p: mean_loss(X, y, p))(params))
+        return jax.grad(lambda p: mean_loss(X, y, p, **options))(params)
     raise TypeError(
         f"params: {namespace_name(xp)} has no automatic differentiation; "
         "use xpnet.numerical_grad, or move the arrays to torch or jax"
     )
 
 
-def max_relative_error(a: Sequence[Any], b: Sequence[Any], /, *, floor: float = 1e-8) -> float:
+def max_relative_error(a: Model, b: Model, /, *, floor: float = 1e-8) -> float:
     """``max |a - b| / max(|a|, |b|, floor)`` over every entry of two gradient sets.
 
-    ``a`` and ``b`` are tuples of arrays of equal shapes (two :class:`Params`, or
-    two tuples of layers' arrays), of any backends: each pair is compared on the
-    host in float64. ``floor`` (a finite number > 0) keeps entries near zero from
-    dividing by zero. A NaN anywhere gives NaN; two empty sets give 0.0.
+    ``a`` and ``b`` are parameters or gradients of one network (two :class:`Params`, or two
+    tuples of :class:`Layer`), with arrays of equal shapes, of any backends: each pair is
+    compared on the host in float64. ``floor`` (a finite number > 0) keeps entries near
+    zero from dividing by zero. A NaN anywhere gives NaN.
 
     Examples
     --------
@@ -130,28 +168,12 @@ def max_relative_error(a: Sequence[Any], b: Sequence[Any], /, *, floor: float = 
     return worst
 
 
-def _leaves(tree: Any, name: str) -> list[tuple[str, Any]]:
-    """The named arrays of a tuple of arrays, or of a tuple of tuples of arrays (layers)."""
-    if not isinstance(tree, (tuple, list)):
-        got = type(tree).__name__
-        raise TypeError(f"{name}: expected a tuple of arrays such as Params, got {got}")
-    fields = getattr(tree, "_fields", None) or [f"[{i}]" for i in range(len(tree))]
-    leaves: list[tuple[str, Any]] = []
-    for field, item in zip(fields, tree):
-        child = f"{name}.{field}" if not field.startswith("[") else f"{name}{field}"
-        if isinstance(item, (tuple, list)):
-            leaves += _leaves(item, child)
-        else:
-            leaves.append((child, item))
-    return leaves
-
-
-def _host_pairs(a: Any, b: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+def _host_pairs(a: Model, b: Model) -> list[tuple[np.ndarray, np.ndarray]]:
     """Float64 host copies of the arrays of ``a`` and ``b``, which must match in shapes."""
-    left, right = _leaves(a, "a"), _leaves(b, "b")
+    (left, left_names), (right, right_names) = _leaves(a, "a"), _leaves(b, "b")
     if len(left) != len(right):
         raise ValueError(f"b: has {len(right)} arrays but a has {len(left)}")
-    for (name_p, p), (name_q, q) in zip(left, right):
+    for p, q, name_p, name_q in zip(left, right, left_names, right_names):
         check.check_array(p, name_p)
         check.check_array(q, name_q)
         if tuple(p.shape) != tuple(q.shape):
@@ -159,7 +181,7 @@ def _host_pairs(a: Any, b: Any) -> list[tuple[np.ndarray, np.ndarray]]:
                 f"{name_q}: shape {tuple(q.shape)} differs from {name_p}'s {tuple(p.shape)}"
             )
     pairs = []
-    for (name_p, p), (name_q, q) in zip(left, right):
+    for p, q, name_p, name_q in zip(left, right, left_names, right_names):
         hosts = []
         for name, x in ((name_p, p), (name_q, q)):
             host = to_numpy(x)

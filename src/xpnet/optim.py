@@ -1,25 +1,49 @@
-"""Stochastic gradient descent: ``theta <- theta - eta_t g``, full-batch, minibatch or one sample.
+"""Optimizers and training: ``theta <- theta - eta_t g`` (the lecture's SGD), momentum,
+Nesterov and Adam, full-batch, minibatch or one sample.
 
-The step is generic Array-API code; only how it is driven (``jax.jit`` on JAX)
-differs per backend, in :mod:`xpnet._drivers`.
+The update rules are scikit-learn's (``sklearn/neural_network/_stochastic_optimizers.py``),
+so that :class:`xpnet.MLPClassifier` gives its numbers; with ``v`` the velocity, ``mu`` the
+momentum and ``g`` the gradient::
+
+    SGD:       theta <- theta - lr g                          (momentum 0: the lecture's step)
+    momentum:  v <- mu v - lr g;   theta <- theta + v
+    Nesterov:  v <- mu v - lr g;   theta <- theta + mu v - lr g
+    Adam:      m <- b1 m + (1 - b1) g;   s <- b2 s + (1 - b2) g^2;   t <- t + 1
+               theta <- theta - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(s) + eps)
+
+Constant-rate momentum equals ``torch.optim.SGD(momentum=mu)`` (whose buffer is ``-v / lr``);
+Adam equals ``torch.optim.Adam`` and ``optax.adam`` when ``eps = 0`` (they add ``eps`` to the
+*bias-corrected* ``sqrt(s / (1 - b2^t))``, scikit-learn to the uncorrected one).
+
+Optimizers are immutable; their state is a NamedTuple of arrays on the parameters' backend
+and device (a pytree), and ``step`` is pure, so ``jax.jit(opt.step)`` works. The training
+step is generic Array-API code; only how it is driven (``jax.jit`` on JAX) differs per
+backend, in :mod:`xpnet._drivers`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _validation as check
-from ._compat import array_namespace
+from ._compat import array_namespace, device
 from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
-from .mlp import Params, _check_model, _loss_sum_grad_logits
+from .functional import _one_hot
+from .losses import LOSSES
+from .mlp import _check_model, _leaves, _like, _loss_sum_and_grad
 
 __all__ = [
+    "SGD",
+    "Adam",
+    "AdamState",
     "History",
+    "SGDState",
     "constant_lr",
     "inverse_time_lr",
     "minibatches",
@@ -32,8 +56,47 @@ Namespace = Any
 Schedule = Callable[[int], float]
 
 
-def sgd_step(params: Params, grads: Params, lr: float | Array, /) -> Params:
-    """One SGD update, ``theta - lr * g`` for each of W1, b1, W2, b2, as a new :class:`Params`.
+# --- parameters as trees: Params, a tuple of Layer, and states that mirror them ---------------
+
+
+def _tree_map(fn: Callable[..., Array], tree: Any, *rest: Any) -> Any:
+    """``fn`` applied leaf by leaf to trees of one structure (Params, Layer, tuples)."""
+    if isinstance(tree, tuple):
+        mapped = [_tree_map(fn, *items) for items in zip(tree, *rest)]
+        return type(tree)(*mapped) if hasattr(tree, "_fields") else tuple(mapped)
+    return fn(tree, *rest)
+
+
+def _check_pair(params: Any, grads: Any, other: str = "grads") -> Namespace:
+    """``params`` and ``grads`` (or a state part) are trees of one structure whose arrays
+    agree in backend, shape, dtype and device; return their namespace."""
+    p_arrays, p_names = _leaves(params, "params")
+    g_arrays, g_names = _leaves(grads, other)
+    if len(p_arrays) != len(g_arrays):
+        raise ValueError(f"{other}: has {len(g_arrays)} arrays but params has {len(p_arrays)}")
+    xp = array_namespace(*p_arrays, *g_arrays, names=(*p_names, *g_names))
+    for p_name, g_name, p, g in zip(p_names, g_names, p_arrays, g_arrays):
+        check.check_floating(p, p_name, xp=xp)
+        check.check_floating(g, g_name, xp=xp)
+        if tuple(p.shape) != tuple(g.shape):
+            raise ValueError(f"{g_name}: shape {tuple(g.shape)} differs from {tuple(p.shape)}")
+        if g.dtype != p.dtype:
+            raise TypeError(f"{g_name}: dtype {g.dtype} differs from {p_name}'s {p.dtype}")
+    check.check_same_device([*p_arrays, *g_arrays], [*p_names, *g_names])
+    return xp
+
+
+def _check_lr(lr: Any, name: str = "lr") -> None:
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) or hasattr(lr, "shape")):
+        raise TypeError(f"{name}: expected a number or a 0-D array, got {type(lr).__name__}")
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"{name}: the learning rate must be finite and >= 0, got {lr}")
+    if hasattr(lr, "shape") and tuple(lr.shape) != ():
+        raise ValueError(f"{name}: expected a 0-D array, got shape {tuple(lr.shape)}")
+
+
+def sgd_step(params: Any, grads: Any, lr: float | Array, /) -> Any:
+    """One SGD update, ``theta - lr * g`` for every array, as new parameters of the same form.
 
     Nothing is written in place: the old parameters stay as they were.
 
@@ -44,27 +107,204 @@ def sgd_step(params: Params, grads: Params, lr: float | Array, /) -> Params:
     >>> xpnet.sgd_step(params, params, 0.5).W1
     Array([0.5, 0.5], dtype=array_api_strict.float64)
     """
-    if not isinstance(params, tuple) or not isinstance(grads, tuple):
-        raise TypeError("params, grads: expected Params(W1, b1, W2, b2)")
-    if len(params) != len(grads):
-        raise ValueError(f"grads: has {len(grads)} arrays but params has {len(params)}")
-    names = (*(f"params.{f}" for f in Params._fields), *(f"grads.{f}" for f in Params._fields))
-    array_namespace(*params, *grads, names=names)
-    for name, p, g in zip(Params._fields, params, grads):
-        if tuple(p.shape) != tuple(g.shape):
-            raise ValueError(f"grads.{name}: shape {tuple(g.shape)} differs from {tuple(p.shape)}")
-        if g.dtype != p.dtype:
-            raise TypeError(
-                f"grads.{name}: dtype {g.dtype} differs from params.{name}'s {p.dtype}"
-            )
-    check.check_same_device([*params, *grads], list(names))
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"lr: the learning rate must be finite and >= 0, got {lr}")
+    _check_pair(params, grads)
+    _check_lr(lr)
     return _sgd_step(params, grads, lr)
 
 
-def _sgd_step(params: Params, grads: Params, lr: float | Array) -> Params:
-    return Params(*(p - lr * g for p, g in zip(params, grads)))
+def _sgd_step(params: Any, grads: Any, lr: float | Array) -> Any:
+    return _tree_map(lambda p, g: p - lr * g, params, grads)
+
+
+# --- the optimizers ----------------------------------------------------------------------------
+
+
+class SGDState(NamedTuple):
+    """The state of :class:`SGD`: the velocity (same form as the parameters), or ``()``
+    without momentum."""
+
+    velocity: Any
+
+
+class AdamState(NamedTuple):
+    """The state of :class:`Adam`: the step count ``t`` (a 0-D array) and the first and
+    second moment estimates ``m``, ``s`` (same form as the parameters)."""
+
+    t: Array
+    m: Any
+    s: Any
+
+
+class _Optimizer:
+    lr: float
+
+    def init(self, params: Any, /) -> Any:
+        """The initial state for ``params``: zeros of their backend, dtype and device."""
+        _check_pair(params, params)
+        return self._init(params)
+
+    def step(
+        self, params: Any, grads: Any, state: Any, /, *, lr: float | Array | None = None
+    ) -> tuple[Any, Any]:
+        """One update: ``(new params, new state)``; ``lr`` overrides ``self.lr`` for this
+        step (a float or a 0-D array, so a schedule does not recompile a jitted step)."""
+        xp = _check_pair(params, grads)
+        self._check_state(params, state)
+        rate = self.lr if lr is None else lr
+        _check_lr(rate)
+        return self._step(params, grads, state, rate, xp=xp)
+
+    def _init(self, params: Any) -> Any:
+        raise NotImplementedError
+
+    def _check_state(self, params: Any, state: Any) -> None:
+        raise NotImplementedError
+
+    def _step(self, params: Any, grads: Any, state: Any, lr: Any, *, xp: Namespace) -> Any:
+        raise NotImplementedError
+
+
+def _zeros_like(params: Any) -> Any:
+    def zeros(p: Array) -> Array:
+        return array_namespace(p).zeros_like(p)
+
+    return _tree_map(zeros, params)
+
+
+@dataclass(frozen=True)
+class SGD(_Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, scikit-learn's rule.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate (``learning_rate_init`` in scikit-learn).
+    momentum : float in [0, 1)
+        ``mu``; 0 is the lecture's plain step and keeps no state.
+    nesterov : bool
+        Nesterov's momentum (needs ``momentum > 0`` to differ).
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> opt = xpnet.optim.SGD(0.1, momentum=0.9)
+    >>> params = (xpnet.Layer(xp.ones((2, 1)), xp.zeros(1)),)
+    >>> state = opt.init(params)
+    >>> params, state = opt.step(params, params, state)   # g = params, v = -0.1 g
+    >>> params[0].W
+    Array([[0.9],
+           [0.9]], dtype=array_api_strict.float64)
+    """
+
+    lr: float = 0.1
+    momentum: float = 0.0
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        _check_lr(self.lr)
+        check.check_real(self.momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        if not isinstance(self.nesterov, bool):
+            raise TypeError(f"nesterov: expected a bool, got {type(self.nesterov).__name__}")
+
+    def _init(self, params: Any) -> SGDState:
+        return SGDState(_zeros_like(params) if self.momentum else ())
+
+    def _check_state(self, params: Any, state: Any) -> None:
+        if not isinstance(state, SGDState):
+            raise TypeError(
+                f"state: expected an SGDState (opt.init(params)), got {type(state).__name__}"
+            )
+        if self.momentum:
+            _check_pair(params, state.velocity, "state.velocity")
+        elif state.velocity != ():
+            raise ValueError("state: a velocity was given but momentum is 0")
+
+    def _step(
+        self, params: Any, grads: Any, state: SGDState, lr: Any, *, xp: Namespace = None
+    ) -> tuple[Any, SGDState]:
+        mu = self.momentum
+        if not mu:
+            return _sgd_step(params, grads, lr), state
+        velocity = _tree_map(lambda v, g: mu * v - lr * g, state.velocity, grads)
+        if self.nesterov:
+            update = _tree_map(lambda v, g: mu * v - lr * g, velocity, grads)
+        else:
+            update = velocity
+        return _tree_map(lambda p, u: p + u, params, update), SGDState(velocity)
+
+
+@dataclass(frozen=True)
+class Adam(_Optimizer):
+    """Adam (Kingma and Ba), scikit-learn's rule: ``eps`` is added to the uncorrected
+    ``sqrt(s)`` and the bias correction folded into the rate.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate.
+    beta1, beta2 : float in [0, 1)
+        Decay rates of the first and second moment estimates.
+    eps : float >= 0
+        Added to ``sqrt(s)`` for numerical stability.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> opt = xpnet.optim.Adam(0.1)
+    >>> params = (xpnet.Layer(xp.ones((2, 1)), xp.zeros(1)),)
+    >>> params, state = opt.step(params, params, opt.init(params))
+    >>> params[0].W  # the first step moves each weight by about lr
+    Array([[0.9],
+           [0.9]], dtype=array_api_strict.float64)
+    """
+
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        _check_lr(self.lr)
+        check.check_real(self.beta1, "beta1", low=0.0, high=1.0, high_open=True)
+        check.check_real(self.beta2, "beta2", low=0.0, high=1.0, high_open=True)
+        check.check_real(self.eps, "eps", low=0.0)
+
+    def _init(self, params: Any) -> AdamState:
+        first = _leaves(params)[0][0]
+        xp = array_namespace(first)
+        t = xp.zeros((), dtype=first.dtype, device=device(first))
+        return AdamState(t, _zeros_like(params), _zeros_like(params))
+
+    def _check_state(self, params: Any, state: Any) -> None:
+        if not isinstance(state, AdamState):
+            raise TypeError(
+                f"state: expected an AdamState (opt.init(params)), got {type(state).__name__}"
+            )
+        _check_pair(params, state.m, "state.m")
+        _check_pair(params, state.s, "state.s")
+        first = _leaves(params)[0][0]
+        check.check_array(state.t, "state.t")
+        if tuple(state.t.shape) != () or state.t.dtype != first.dtype:
+            raise TypeError(
+                f"state.t: expected a 0-D array of dtype {first.dtype}, got shape "
+                f"{tuple(state.t.shape)} and dtype {state.t.dtype}"
+            )
+        array_namespace(first, state.t, names=("params", "state.t"))
+        check.check_same_device([first, state.t], ["params", "state.t"])
+
+    def _step(
+        self, params: Any, grads: Any, state: AdamState, lr: Any, *, xp: Namespace
+    ) -> tuple[Any, AdamState]:
+        b1, b2, eps = self.beta1, self.beta2, self.eps
+        t = state.t + 1.0
+        m = _tree_map(lambda m, g: b1 * m + (1.0 - b1) * g, state.m, grads)
+        s = _tree_map(lambda s, g: b2 * s + (1.0 - b2) * (g * g), state.s, grads)
+        rate = lr * xp.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        params = _tree_map(lambda p, m, s: p - rate * m / (xp.sqrt(s) + eps), params, m, s)
+        return params, AdamState(t, m, s)
+
+
+Optimizer = SGD | Adam
 
 
 # --- learning-rate schedules ----------------------------------------------------------------
@@ -164,48 +404,97 @@ class History:
         return len(self.loss)
 
 
-def _train_step(
-    params: Params, X: Array, y: Array, lr: Any, *, xp: Namespace, e_y: Array | None = None
-) -> tuple[Params, Array, Array]:
-    """One SGD step on a batch; returns the new params, the batch's summed loss and hits.
+@dataclass(frozen=True)
+class _TrainStep:
+    """One optimizer step on a batch, the generic function every driver runs:
+    ``step((layers, state), X, y, lr, *, xp, e_y=None) -> ((layers, state), loss_sum, hits)``.
 
-    ``e_y`` (optional): the one-hot rows of ``y``, when the driver keeps them across steps.
+    Hashable by value (the optimizer's own ``lr`` is zeroed: the rate comes in per step), so
+    the compiled drivers reuse their compilations across ``train`` calls. ``y`` is the labels
+    (cross-entropy) or the target rows; ``e_y`` the one-hot rows when a driver keeps them.
     """
-    loss_sum, grads, z = _loss_sum_grad_logits(X, y, params, xp=xp, e_y=e_y)
-    hits = xp.count_nonzero(xp.argmax(z, axis=1) == y)
-    return _sgd_step(params, grads, lr), loss_sum, hits
+
+    optimizer: Any
+    activation: str = "relu"
+    loss: str = "cross_entropy"
+    alpha: float = 0.0
+
+    def __call__(
+        self, carry: Any, X: Array, y: Array, lr: Any, *, xp: Namespace, e_y: Array | None = None
+    ) -> tuple[Any, Array, Array]:
+        layers, state = carry
+        spec = LOSSES[self.loss]
+        target = e_y
+        if target is None:
+            target = _one_hot(y, layers[-1].W.shape[1], dtype=X.dtype, xp=xp) if spec.labels else y
+        result = _loss_sum_and_grad(
+            X, target, layers, xp=xp, activation=self.activation, loss=spec, alpha=self.alpha
+        )
+        layers, state = self.optimizer._step(layers, grads=result.grads, state=state, lr=lr, xp=xp)
+        return (layers, state), result.loss_sum, _hits(result.z, y, self.loss, xp=xp)
+
+    def targets(self, carry: Any, X: Array, y: Array, *, xp: Namespace) -> Array | None:
+        """The one-hot rows of all of ``y`` for cross-entropy (built once per ``train``), or
+        None when there is nothing to hoist or it would outgrow the data."""
+        if not LOSSES[self.loss].labels:
+            return None
+        n, d = X.shape
+        k = carry[0][-1].W.shape[1]
+        if n * k > max(n * d, 1 << 20):
+            return None
+        return _one_hot(y, k, dtype=X.dtype, xp=xp)
+
+
+def _hits(z: Array, y: Array, loss: str, *, xp: Namespace) -> Array:
+    """Correct predictions in the batch: the label (cross-entropy), every output of the row
+    (binary cross-entropy: exact-match, as scikit-learn's multilabel accuracy); regression
+    has none (a count over no rows, 0 in the same integer dtype)."""
+    if loss == "cross_entropy":
+        return xp.count_nonzero(xp.argmax(z, axis=1) == y)
+    if loss == "binary_cross_entropy":
+        return xp.count_nonzero(xp.all((z > 0) == (y > 0.5), axis=1))
+    return xp.count_nonzero(z[:0, 0] > 0)
 
 
 def train(
     X: Array,
     y: Array,
-    params: Params,
+    params: Any,
     /,
     *,
     epochs: int = 100,
-    lr: float | Schedule = 0.1,
+    lr: float | Schedule | None = None,
     batch_size: int | None = None,
     shuffle: bool = True,
     seed: int = 0,
     progress: bool = False,
-    callback: Callable[[int, Params, dict[str, float]], bool | None] | None = None,
+    callback: Callable[[int, Any, dict[str, float]], bool | None] | None = None,
     compile: str = "auto",
-) -> tuple[Params, History]:
-    """Train the network with SGD; return the final parameters and the per-epoch history.
+    optimizer: Optimizer | None = None,
+    activation: str = "relu",
+    loss: str = "cross_entropy",
+    alpha: float = 0.0,
+) -> tuple[Any, History]:
+    """Train the network; return the final parameters and the per-epoch history.
+
+    With none of ``optimizer``, ``activation``, ``loss``, ``alpha`` given, this is the
+    lecture's SGD on the cross-entropy of a ReLU network.
 
     Parameters
     ----------
     X : array, shape (n, d)
         Inputs, floating, finite.
-    y : array of int, shape (n,)
-        Labels in ``[0, K)``.
-    params : Params
-        Initial parameters (see :func:`init_params`); never modified.
+    y : array
+        Labels in ``[0, K)`` (cross-entropy), or ``(n, K)`` targets for the other losses.
+    params : Params or tuple of Layer
+        Initial parameters (see :func:`init_params`, :func:`init_layers`); never modified.
+        The result has the same form.
     epochs : int
         Passes over the data.
-    lr : float or callable
+    lr : float or callable, optional
         A constant learning rate, or a schedule ``t -> eta_t`` over steps
-        (e.g. :class:`inverse_time_lr`).
+        (e.g. :class:`inverse_time_lr`). Default: the optimizer's ``lr`` (0.1 for the
+        default plain SGD).
     batch_size : int, optional
         ``None``: full-batch gradient descent; ``1``: single-sample SGD; ``m``:
         minibatches of ``m`` samples (the last one may be smaller).
@@ -225,6 +514,11 @@ def train(
         compiled (``jax.jit`` on JAX, ``torch.compile`` on torch); ``"epoch"``: the
         whole epoch compiled into one ``jax.jit``-ed ``lax.scan`` over the minibatches,
         and full-batch epochs many at a time in one compiled loop (JAX; eager elsewhere).
+    optimizer : SGD or Adam, optional
+        The update rule; default ``SGD(lr)`` without momentum.
+    activation, loss, alpha
+        As for :func:`loss_and_grad`. For regression losses ``History.accuracy`` stays
+        empty.
 
     Examples
     --------
@@ -235,13 +529,34 @@ def train(
     >>> history.loss[-1] < history.loss[0]
     True
     """
-    xp = _check_model(X, params, y)
+    checked = _check_model(X, params, y, activation=activation, loss=loss, alpha=alpha)
+    xp = checked.xp
     check.check_finite(X, "X", xp=xp)
     check.check_positive_int(epochs, "epochs", allow_zero=True)
     if batch_size is not None:
         check.check_positive_int(batch_size, "batch_size")
-    schedule = _as_schedule(lr)
-    run_epoch = epoch_runner(_train_step, xp, compile)
+    check.check_seed(seed)
+    if lr is not None:
+        schedule = _as_schedule(lr)
+    if optimizer is None:
+        optimizer = SGD(0.1 if lr is None or callable(lr) else lr)
+    elif not isinstance(optimizer, (SGD, Adam)):
+        raise TypeError(
+            f"optimizer: expected xpnet.optim.SGD or Adam, got {type(optimizer).__name__}"
+        )
+    if lr is None:
+        schedule = _as_schedule(optimizer.lr)
+    step = _TrainStep(
+        dataclasses.replace(optimizer, lr=0.0),
+        checked.activation.name,
+        checked.loss.name,
+        float(alpha),
+    )
+    run_epoch = epoch_runner(step, xp, compile)
+    classifier = checked.loss.output_name in ("softmax", "logistic")
+    labels = y if checked.loss.labels else checked.target
+    user_params = params
+    params = (checked.layers, optimizer._init(checked.layers))
     n = X.shape[0]
     size = n if batch_size is None or batch_size >= n else batch_size
     steps = -(-n // size)
@@ -262,49 +577,53 @@ def train(
         for first in range(0, epochs, chunk):
             start = time.perf_counter()
             lrs = [schedule(t + i) for i in range(min(chunk, epochs - first))]
-            params, loss_sums, hit_counts = chunked(params, X, y, lrs)
+            params, loss_sums, hit_counts = chunked(params, X, labels, lrs)
             t += len(lrs)
             history.loss += [v / n for v in loss_sums]
-            history.accuracy += [v / n for v in hit_counts]
+            if classifier:
+                history.accuracy += [v / n for v in hit_counts]
             history.lr += [float(v) for v in lrs]
             history.seconds += [(time.perf_counter() - start) / len(lrs)] * len(lrs)
-        return params, history
+        return _like(params[0], user_params), history
     loop_start = time.perf_counter()
     for epoch in range(epochs):
         start = time.perf_counter()
         order = None if orders is None else next(orders)
         lrs = [schedule(t + i) for i in range(steps)]
-        params, loss_sum, hits = run_epoch(params, X, y, order, size, lrs)
+        params, loss_sum, hits = run_epoch(params, X, labels, order, size, lrs)
         t += steps
         history.lr.append(float(lrs[-1]))
         if pending is not None:
             pending.append((loss_sum, hits))
             history.seconds.append(time.perf_counter())  # a time stamp, made durations below
             continue
-        record = {"loss": float(loss_sum) / n, "accuracy": float(hits) / n, "lr": history.lr[-1]}
+        record = {"loss": float(loss_sum) / n, "lr": history.lr[-1]}
         history.loss.append(record["loss"])
-        history.accuracy.append(record["accuracy"])
+        if classifier:
+            record["accuracy"] = float(hits) / n
+            history.accuracy.append(record["accuracy"])
         history.seconds.append(time.perf_counter() - start)
         if bar is not None:
-            bar.set_postfix(
-                loss=f"{record['loss']:.4f}", acc=f"{record['accuracy']:.3f}", refresh=False
-            )
+            shown = {"loss": f"{record['loss']:.4f}"}
+            if classifier:
+                shown["acc"] = f"{record['accuracy']:.3f}"
+            bar.set_postfix(shown, refresh=False)
             bar.update(1)
-        if callback is not None and callback(epoch, params, record):
+        if callback is not None and callback(epoch, _like(params[0], user_params), record):
             break
     if bar is not None:
         bar.close()
     if pending:
         loss_sums, hit_counts = (read_back(xp, column) for column in zip(*pending))
         history.loss = [v / n for v in loss_sums]
-        history.accuracy = [v / n for v in hit_counts]
+        history.accuracy = [v / n for v in hit_counts] if classifier else []
         history.seconds = _epoch_durations(
             loop_start,
             history.seconds,
             time.perf_counter(),
             pipelined=getattr(run_epoch, "pipelined", False),
         )
-    return params, history
+    return _like(params[0], user_params), history
 
 
 def _epoch_durations(

@@ -1,0 +1,243 @@
+"""The canonical output losses: each pairs an output function with the loss whose gradient
+with respect to the logits ``z`` is simply ``(output - target) / n``.
+
+============================  ===============  ===================================  ==========
+loss                          output(z)        per-sample loss L(z, t)              targets
+============================  ===============  ===================================  ==========
+``"cross_entropy"``           softmax          ``-sum_k t_k log softmax(z)_k``      labels
+``"binary_cross_entropy"``    logistic         ``sum_k softplus(z_k) - t_k z_k``    0..1
+``"squared_error"``           identity         ``sum_k (z_k - t_k)^2 / 2``          real
+``"poisson"``                 exp              ``sum_k exp(z_k) - t_k z_k``         >= 0
+============================  ===============  ===================================  ==========
+
+Each loss is the negative log-likelihood of its output's distribution with the canonical
+link, which is why ``dL/dz = output - t`` for all four (the derivation is in the docs, page
+"Deeper networks and optimizers"). The mean over a batch divides by ``n`` (or, with sample
+weights ``w``, weights each sample and divides by ``sum w``), so ``dJ/dz = w (output - t) /
+sum w``. Written stably: ``log_softmax`` shifted by the row max, ``softplus(z) = max(z, 0) +
+log1p(exp(-|z|))``, never ``log(0)``. Poisson's loss itself grows like ``exp(z)``: it is
+finite while ``exp(z)`` is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from . import _validation as check
+from ._compat import array_namespace
+from .functional import _log_softmax, _logistic, _one_hot
+
+__all__ = ["LOSSES", "Loss", "loss_grad", "loss_value"]
+
+Array = Any
+Namespace = Any
+
+
+# --- each loss: its per-sample values and its output, from one pass over z -------------------
+
+
+def _cross_entropy(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
+    log_p = _log_softmax(z, axis=1, xp=xp)
+    return -xp.sum(target * log_p, axis=1), xp.exp(log_p)
+
+
+def _binary_cross_entropy(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
+    # -t log sigma(z) - (1 - t) log(1 - sigma(z)) = softplus(z) - t z, and
+    # softplus(z) = max(z, 0) + log1p(exp(-|z|)) neither overflows nor takes log(0).
+    softplus = xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+    return xp.sum(softplus - target * z, axis=1), _logistic(z, xp=xp)
+
+
+def _squared_error(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
+    diff = z - target
+    return xp.sum(diff * diff, axis=1) / 2.0, z
+
+
+def _poisson(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
+    # The negative log-likelihood of Poisson(exp(z)) without the log(t!) term, which does
+    # not depend on z.
+    mean = xp.exp(z)
+    return xp.sum(mean - target * z, axis=1), mean
+
+
+class Loss(NamedTuple):
+    """An output loss: ``evaluate(z, target, *, xp) -> (per-sample losses, output)``.
+
+    ``target`` is an ``(n, K)`` floating array (one-hot rows for cross-entropy), and the
+    gradient of the summed loss with respect to ``z`` is ``output - target``.
+    """
+
+    name: str
+    evaluate: Callable[..., tuple[Array, Array]]
+    output_name: str
+    labels: bool  # True: the targets are integer class labels (one-hot inside)
+
+
+#: The canonical losses, by name.
+LOSSES: dict[str, Loss] = {
+    "cross_entropy": Loss("cross_entropy", _cross_entropy, "softmax", True),
+    "binary_cross_entropy": Loss("binary_cross_entropy", _binary_cross_entropy, "logistic", False),
+    "squared_error": Loss("squared_error", _squared_error, "identity", False),
+    "poisson": Loss("poisson", _poisson, "exp", False),
+}
+
+
+def get_loss(name: Any) -> Loss:
+    """The :class:`Loss` called ``name``; a clear error for anything else."""
+    if not isinstance(name, str):
+        raise TypeError(f"loss: expected a name, got {type(name).__name__}")
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"loss: unknown loss {name!r}; use one of {sorted(LOSSES)}") from None
+
+
+def output(z: Array, loss: Loss, *, xp: Namespace) -> Array:
+    """The output function of ``loss`` applied to the logits."""
+    if loss.name == "cross_entropy":
+        return xp.exp(_log_softmax(z, axis=1, xp=xp))
+    if loss.name == "binary_cross_entropy":
+        return _logistic(z, xp=xp)
+    if loss.name == "poisson":
+        return xp.exp(z)
+    return z
+
+
+# --- targets: checked once at the public boundary, then an (n, K) floating matrix ----------------
+
+
+def target_matrix(
+    y: Array, loss: Loss, *, n: int, num_outputs: int, dtype: Any, xp: Namespace, name: str = "y"
+) -> Array:
+    """Check ``y`` for ``loss`` and return the ``(n, K)`` target matrix in ``dtype``.
+
+    Cross-entropy takes integer labels in ``[0, K)`` (one-hot here); the other losses take
+    ``(n, K)`` arrays (``(n,)`` when ``K == 1``) of real numbers: in ``[0, 1]`` for binary
+    cross-entropy, ``>= 0`` for Poisson. Integer or boolean targets are cast to ``dtype``.
+    """
+    if loss.labels:
+        check.check_labels(y, name, n=n, num_classes=num_outputs, xp=xp)
+        return _one_hot(y, num_outputs, dtype=dtype, xp=xp)
+    check.check_array(y, name)
+    if y.ndim == 1 and num_outputs == 1:
+        y = xp.reshape(y, (-1, 1))
+    if y.ndim != 2 or y.shape[0] != n or y.shape[1] != num_outputs:
+        raise ValueError(
+            f"{name}: {loss.name} needs targets of shape ({n}, {num_outputs}), "
+            f"got {tuple(y.shape)}"
+        )
+    if xp.isdtype(y.dtype, ("integral", "bool")):
+        y = xp.astype(y, dtype)
+    elif not xp.isdtype(y.dtype, "real floating"):
+        raise TypeError(f"{name}: expected real targets, got dtype {y.dtype}")
+    elif y.dtype != dtype:
+        raise TypeError(f"{name}: dtype {y.dtype} differs from the logits' {dtype}")
+    check.check_finite(y, name, xp=xp)
+    if loss.name == "binary_cross_entropy":
+        check.check_value_range(y, name, low=0.0, high=1.0, what="targets", xp=xp)
+    elif loss.name == "poisson":
+        check.check_value_range(y, name, low=0.0, high=None, what="Poisson targets", xp=xp)
+    return y
+
+
+def sample_weights(
+    sample_weight: Array | None, *, n: int, dtype: Any, xp: Namespace
+) -> Array | None:
+    """Check ``sample_weight`` (1-D, length ``n``, finite, ``>= 0``, positive sum)."""
+    if sample_weight is None:
+        return None
+    w = sample_weight
+    check.check_array(w, "sample_weight")
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(
+            f"sample_weight: expected shape ({n},) like the samples, got {tuple(w.shape)}"
+        )
+    if xp.isdtype(w.dtype, ("integral", "bool")):
+        w = xp.astype(w, dtype)
+    elif not xp.isdtype(w.dtype, "real floating"):
+        raise TypeError(f"sample_weight: expected real weights, got dtype {w.dtype}")
+    elif w.dtype != dtype:
+        w = xp.astype(w, dtype)
+    check.check_finite(w, "sample_weight", xp=xp)
+    check.check_value_range(w, "sample_weight", low=0.0, high=None, what="weights", xp=xp)
+    check.check_positive_total(w, "sample_weight", xp=xp)
+    return w
+
+
+# --- the mean loss and dJ/dz, shared by the network and the public functions below -----------
+
+
+def _loss_sum_and_delta(
+    z: Array, target: Array, loss: Loss, *, weights: Array | None, xp: Namespace
+) -> tuple[Array, Array, Array, Any]:
+    """``(sum_i w_i L_i, dJ/dz, output, n_w)``: the weighted summed loss, the gradient of the
+    *mean* loss ``sum_i w_i L_i / n_w`` with respect to ``z``, the output, and ``n_w``
+    (``n``, or ``sum w``)."""
+    losses, out = loss.evaluate(z, target, xp=xp)
+    if weights is None:
+        n_w: Any = z.shape[0]
+        return xp.sum(losses), (out - target) / n_w, out, n_w
+    n_w = xp.sum(weights)
+    return xp.sum(weights * losses), (out - target) * (weights[:, None] / n_w), out, n_w
+
+
+def _check_logits(z: Array, y: Array, sample_weight: Array | None, loss: Any) -> tuple:
+    spec = get_loss(loss)
+    xp = array_namespace(z, y, sample_weight, names=("z", "y", "sample_weight"))
+    check.check_floating(z, "z", ndim=2, xp=xp)
+    check.check_nonempty(z, "z")
+    n, k = z.shape
+    if spec.labels:
+        check.check_num_classes(int(k), "z.shape[1]")
+    check.check_same_device(
+        [a for a in (z, y, sample_weight) if a is not None],
+        [s for s, a in (("z", z), ("y", y), ("sample_weight", sample_weight)) if a is not None],
+    )
+    target = target_matrix(y, spec, n=n, num_outputs=k, dtype=z.dtype, xp=xp)
+    weights = sample_weights(sample_weight, n=n, dtype=z.dtype, xp=xp)
+    return spec, target, weights, xp
+
+
+def loss_value(
+    z: Array, y: Array, /, *, loss: str = "cross_entropy", sample_weight: Array | None = None
+) -> Array:
+    """The mean loss ``J = sum_i w_i L(z_i, y_i) / sum_i w_i`` of logits ``z``, a 0-D array.
+
+    Parameters
+    ----------
+    z : array of shape (n, K)
+        Logits.
+    y : array
+        Targets: integer labels ``(n,)`` for ``"cross_entropy"``, else ``(n, K)``.
+    loss : {"cross_entropy", "binary_cross_entropy", "squared_error", "poisson"}
+    sample_weight : array of shape (n,), optional
+        Non-negative weights; default all ones (the plain mean).
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> z = xp.asarray([[0.0], [2.0]])
+    >>> xpnet.loss_value(z, xp.asarray([[1.0], [1.0]]), loss="squared_error")  # (1 + 1) / 2 / 2
+    Array(0.5, dtype=array_api_strict.float64)
+    """
+    spec, target, weights, xp = _check_logits(z, y, sample_weight, loss)
+    loss_sum, _, _, n_w = _loss_sum_and_delta(z, target, spec, weights=weights, xp=xp)
+    return loss_sum / n_w
+
+
+def loss_grad(
+    z: Array, y: Array, /, *, loss: str = "cross_entropy", sample_weight: Array | None = None
+) -> Array:
+    """``dJ/dz = w (output(z) - target) / sum w``: the gradient of :func:`loss_value`.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet
+    >>> z = xp.asarray([[0.0], [0.0]])
+    >>> xpnet.loss_grad(z, xp.asarray([[1.0], [0.0]]), loss="binary_cross_entropy")
+    Array([[-0.25],
+           [ 0.25]], dtype=array_api_strict.float64)
+    """
+    spec, target, weights, xp = _check_logits(z, y, sample_weight, loss)
+    return _loss_sum_and_delta(z, target, spec, weights=weights, xp=xp)[1]
