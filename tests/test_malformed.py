@@ -483,7 +483,7 @@ def _overflows(value: Any) -> bool:
     if isinstance(value, tuple):
         return any(_overflows(v) for v in value)
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             return not bool(np.all(np.abs(value) < 1e300))
     return False
 

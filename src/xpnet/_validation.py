@@ -208,18 +208,32 @@ def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> in
     return int(value)
 
 
-def check_real(value: Any, name: str, *, low: float | None = None, strict: bool = False) -> float:
-    """``value`` is a finite real number (``>= low``, or ``> low`` if ``strict``); as a float.
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    strict: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number in ``[low, high]``; returns it as a float.
 
-    Python and NumPy numbers are accepted, bools and arrays are not.
+    ``strict``: ``low`` itself is excluded; ``high_open``: ``high`` itself is excluded.
+    Python and NumPy numbers are accepted; bools, strings, arrays and ``None`` are not.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
     result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{name}: must be finite, got {value}")
-    if low is not None and (result <= low if strict else result < low):
-        raise ValueError(f"{name}: must be {'>' if strict else '>='} {low}, got {value}")
+    too_low = low is not None and not (result > low if strict else result >= low)
+    too_high = high is not None and not (result < high if high_open else result <= high)
+    if not math.isfinite(result) or too_low or too_high:
+        left = "(" if strict else "["
+        right = ")" if high_open else "]"
+        lower, upper = "-inf" if low is None else low, "inf" if high is None else high
+        raise ValueError(
+            f"{name}: must be a finite number in {left}{lower}, {upper}{right}, got {value}"
+        )
     return result
 
 
@@ -247,12 +261,6 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     return value
 
 
-def check_array(x: Any, name: str) -> None:
-    """``x`` is an array (has a dtype and a shape), not None, a scalar or a list."""
-    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
-        raise TypeError(f"{name}: expected an array, got {type(x).__name__}")
-
-
 def check_value_range(
     x: Array, name: str, *, low: float, high: float | None, what: str, xp: Namespace
 ) -> None:
@@ -273,31 +281,3 @@ def check_positive_total(x: Array, name: str, *, xp: Namespace) -> None:
     """``sum(x) > 0`` (skipped when traced)."""
     if not is_traced(x) and not bool(xp.sum(x) > 0):
         raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
-
-
-def check_real(
-    value: Any,
-    name: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    high_open: bool = False,
-) -> float:
-    """A finite real number (not a bool) in ``[low, high]`` (or ``[low, high)``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
-    value = float(value)
-    too_low = low is not None and not value >= low
-    too_high = high is not None and not (value < high if high_open else value <= high)
-    if value != value or too_low or too_high or value in (float("inf"), float("-inf")):
-        right = ")" if high_open else "]"
-        bounds = (
-            f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{right}"
-        )
-        raise ValueError(f"{name}: must be a finite number in {bounds}, got {value}")
-    return value
-
-
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """A seed for NumPy's generators: an int >= 0 (not a bool)."""
-    return check_positive_int(seed, name, allow_zero=True)
