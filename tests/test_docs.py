@@ -240,6 +240,7 @@ def test_make_figures_script_writes_every_picture(tmp_path: Path) -> None:
         "loss-curves.png",
         "forward-timing.png",
         "sgd-variants.png",
+        "optimizers.png",
         "train-plot.png",
     }
     assert written == expected
@@ -247,6 +248,15 @@ def test_make_figures_script_writes_every_picture(tmp_path: Path) -> None:
     assert expected <= committed
     pages = " ".join(p.read_text(encoding="utf-8") for p in DOCS.glob("*.md"))
     assert all(f"img/{name}" in pages for name in expected)
+
+
+def test_make_figures_only_writes_the_chosen_picture(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    script = _load(ROOT / "scripts" / "make_figures.py", "xpnet_make_figures")
+    assert script.main(["--quick", "--only", "sgd", "--out", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.glob("*.png")} == {"sgd-variants.png"}
+    with pytest.raises(SystemExit):
+        script.main(["--only", "nonexistent", "--out", str(tmp_path)])
 
 
 def test_the_examples_of_the_plot_docstrings_run() -> None:

@@ -142,8 +142,8 @@ def autograd_grad(X: Array, y: Array, params: Model, /, **options: Any) -> Model
 def max_relative_error(a: Model, b: Model, /, *, floor: float = 1e-8) -> float:
     """``max |a - b| / max(|a|, |b|, floor)`` over every entry of two gradient sets.
 
-    ``a`` and ``b`` are parameters or gradients of one network (two :class:`Params`, or two
-    tuples of :class:`Layer`), with arrays of equal shapes, of any backends: each pair is
+    ``a`` and ``b`` are parameters or gradients of one network (two :class:`Params`, two
+    tuples of :class:`Layer`, or two lists of arrays), with arrays of equal shapes, of any backends: each pair is
     compared on the host in float64. ``floor`` (a finite number > 0) keeps entries near
     zero from dividing by zero. A NaN anywhere gives NaN.
 
@@ -168,9 +168,16 @@ def max_relative_error(a: Model, b: Model, /, *, floor: float = 1e-8) -> float:
     return worst
 
 
+def _flat(tree: Any, name: str) -> tuple[list[Array], list[str]]:
+    """The arrays of ``tree`` (a list of arrays, Params or a tuple of Layer) and their names."""
+    if isinstance(tree, list):
+        return list(tree), [f"{name}[{i}]" for i in range(len(tree))]
+    return _leaves(tree, name)
+
+
 def _host_pairs(a: Model, b: Model) -> list[tuple[np.ndarray, np.ndarray]]:
     """Float64 host copies of the arrays of ``a`` and ``b``, which must match in shapes."""
-    (left, left_names), (right, right_names) = _leaves(a, "a"), _leaves(b, "b")
+    (left, left_names), (right, right_names) = _flat(a, "a"), _flat(b, "b")
     if len(left) != len(right):
         raise ValueError(f"b: has {len(right)} arrays but a has {len(left)}")
     for p, q, name_p, name_q in zip(left, right, left_names, right_names):

@@ -14,8 +14,8 @@ Each loss is the negative log-likelihood of its output's distribution with the c
 link, which is why ``dL/dz = output - t`` for all four (the derivation is in the docs, page
 "Deeper networks and optimizers"). The mean over a batch divides by ``n`` (or, with sample
 weights ``w``, weights each sample and divides by ``sum w``), so ``dJ/dz = w (output - t) /
-sum w``. Written stably: ``log_softmax`` shifted by the row max, ``softplus(z) = max(z, 0) +
-log1p(exp(-|z|))``, never ``log(0)``. Poisson's loss itself grows like ``exp(z)``: it is
+sum w``. Written stably: ``log_softmax`` shifted by the row max, ``softplus(z) =
+logaddexp(0, z)``, never ``log(0)``. Poisson's loss itself grows like ``exp(z)``: it is
 finite while ``exp(z)`` is.
 """
 
@@ -44,8 +44,8 @@ def _cross_entropy(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Ar
 
 def _binary_cross_entropy(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
     # -t log sigma(z) - (1 - t) log(1 - sigma(z)) = softplus(z) - t z, and
-    # softplus(z) = max(z, 0) + log1p(exp(-|z|)) neither overflows nor takes log(0).
-    softplus = xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
+    # softplus(z) = logaddexp(0, z) neither overflows nor takes log(0).
+    softplus = xp.logaddexp(xp.zeros_like(z), z)
     return xp.sum(softplus - target * z, axis=1), _logistic(z, xp=xp)
 
 
