@@ -143,9 +143,9 @@ def max_relative_error(a: Model, b: Model, /, *, floor: float = 1e-8) -> float:
     """``max |a - b| / max(|a|, |b|, floor)`` over every entry of two gradient sets.
 
     ``a`` and ``b`` are parameters or gradients of one network (two :class:`Params`, two
-    tuples of :class:`Layer`, or two lists of arrays), with arrays of equal shapes, of any backends: each pair is
-    compared on the host in float64. ``floor`` (a finite number > 0) keeps entries near
-    zero from dividing by zero. A NaN anywhere gives NaN.
+    tuples of :class:`Layer`, or two lists of arrays), with arrays of equal shapes, of any
+    backends: each pair is compared on the host in float64. ``floor`` (a finite number
+    > 0) keeps entries near zero from dividing by zero. A NaN anywhere gives NaN.
 
     Examples
     --------
