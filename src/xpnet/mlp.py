@@ -259,10 +259,14 @@ class _Checked(NamedTuple):
     weights: Array | None
 
 
+#: ``_check_model``'s ``y`` when the call has no targets (``None`` is a malformed ``y``).
+_NO_TARGETS: Any = object()
+
+
 def _check_model(
     X: Array,
     params: Model,
-    y: Array | None = None,
+    y: Any = _NO_TARGETS,
     *,
     activation: Any = "relu",
     loss: Any = "cross_entropy",
@@ -281,7 +285,7 @@ def _check_model(
             f"got a tuple of {len(arrays)} arrays"
         )
     all_arrays, all_names = [X, *arrays], ["X", *names]
-    if y is not None:
+    if y is not _NO_TARGETS:
         all_arrays.append(y)
         all_names.append("y")
     if sample_weight is not None:
@@ -295,7 +299,7 @@ def _check_model(
         check.check_num_classes(int(k), f"{names[-2]}.shape[1]")
     check.check_same_device(all_arrays, all_names)
     target = weights = None
-    if y is not None:
+    if y is not _NO_TARGETS:
         check.check_nonempty(X, "X")
         n = X.shape[0]
         target = target_matrix(y, spec, n=n, num_outputs=k, dtype=X.dtype, xp=xp)
