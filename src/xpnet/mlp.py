@@ -26,6 +26,7 @@ gradients in the form they were given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from . import _validation as check
@@ -112,6 +113,7 @@ def init_params(
     for value, name in ((input_dim, "input_dim"), (hidden_dim, "hidden_dim")):
         check.check_positive_int(value, name)
     check.check_num_classes(output_dim, "output_dim")
+    check.check_seed(seed)
     target = namespace(xp if xp is not None else "numpy")
     resolved = resolve_dtype(target, dtype) or default_float_dtype(target)
     arrays = draw_init(input_dim, hidden_dim, output_dim, seed=seed, init=init)
@@ -165,8 +167,9 @@ def init_layers(
     >>> [tuple(layer.W.shape) for layer in layers]
     [(4, 16), (16, 8), (8, 3)]
     """
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes: expected a sequence of ints, got {type(sizes).__name__}")
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        # an array of sizes is refused on every backend alike (torch's would hold tensors)
+        raise TypeError(f"sizes: expected a tuple or list of ints, got {type(sizes).__name__}")
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least (inputs, outputs), got {tuple(sizes)}")
     for i, size in enumerate(sizes):

@@ -323,6 +323,9 @@ class constant_lr:
 
     lr: float
 
+    def __post_init__(self) -> None:
+        check.check_real(self.lr, "lr", low=0.0)
+
     def __call__(self, t: int) -> float:
         return self.lr
 
@@ -345,13 +348,24 @@ class inverse_time_lr:
     lr: float
     decay: float = 0.01
 
+    def __post_init__(self) -> None:
+        check.check_real(self.lr, "lr", low=0.0)
+        check.check_real(self.decay, "decay", low=0.0)
+
     def __call__(self, t: int) -> float:
         return self.lr / (1.0 + self.decay * t)
 
 
 def _as_schedule(lr: float | Schedule) -> Schedule:
     if callable(lr):
-        return lr
+        schedule = lr
+
+        def checked(t: int) -> float:
+            rate = schedule(t)
+            _check_lr(rate)  # a schedule that returns junk is named, not met deep in a step
+            return rate
+
+        return checked
     if isinstance(lr, bool) or not isinstance(lr, (int, float)):
         raise TypeError(f"lr: expected a number or a schedule t -> eta_t, got {type(lr).__name__}")
     if not (math.isfinite(lr) and lr >= 0):
@@ -364,7 +378,7 @@ def _as_schedule(lr: float | Schedule) -> Schedule:
 
 def minibatches(
     n: int, batch_size: int | None = None, *, seed: int = 0, shuffle: bool = True
-) -> Iterator[list[range | Any]]:
+) -> Iterator[list[Any]]:
     """The sample indices of each epoch's minibatches, as NumPy arrays, epoch after epoch.
 
     Drawn on the host from ``seed``, so every backend sees the same order. The
@@ -377,7 +391,14 @@ def minibatches(
     >>> [b.tolist() for b in next(epochs)]
     [[0, 1], [2, 3], [4]]
     """
-    size = n if batch_size is None else batch_size
+    n = check.check_positive_int(n, "n")
+    size = n if batch_size is None else check.check_positive_int(batch_size, "batch_size")
+    check.check_seed(seed)
+    check.check_bool(shuffle, "shuffle")
+    return _minibatches(n, size, seed=seed, shuffle=shuffle)  # checked now, not at next()
+
+
+def _minibatches(n: int, size: int, *, seed: int, shuffle: bool) -> Iterator[list[Any]]:
     for order in epoch_orders(n, seed=seed, shuffle=shuffle):
         yield [order[start : start + size] for start in range(0, n, size)]
 
@@ -536,6 +557,10 @@ def train(
     if batch_size is not None:
         check.check_positive_int(batch_size, "batch_size")
     check.check_seed(seed)
+    check.check_bool(shuffle, "shuffle")
+    check.check_bool(progress, "progress")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
     if lr is not None:
         schedule = _as_schedule(lr)
     if optimizer is None:
