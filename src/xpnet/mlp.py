@@ -169,7 +169,9 @@ def init_layers(
     """
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         # an array of sizes is refused on every backend alike (torch's would hold tensors)
-        raise TypeError(f"sizes: expected a tuple or list of ints, got {type(sizes).__name__}")
+        raise TypeError(
+            f"sizes: expected a sequence of ints (a tuple or list), got {type(sizes).__name__}"
+        )
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least (inputs, outputs), got {tuple(sizes)}")
     for i, size in enumerate(sizes):
