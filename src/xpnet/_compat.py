@@ -30,6 +30,7 @@ from array_api_compat import (
 )
 
 __all__ = [
+    "ARRAY_TYPES",
     "HOST_ONLY_TYPES",
     "array_namespace",
     "device",
@@ -55,6 +56,8 @@ Namespace = Any
 #: The namespace of each array type met so far: one dict lookup per array on later calls,
 #: instead of array-api-compat's checks (the lecture's loop makes thousands of calls).
 _NAMESPACES: dict[type, Namespace] = {}
+#: The array types met so far (the keys of the dict above, for the checks' fast paths).
+ARRAY_TYPES = _NAMESPACES.keys()
 #: The array types met so far whose arrays all live on the host CPU, one device (NumPy's).
 HOST_ONLY_TYPES: set[type] = set()
 

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from ._compat import HOST_ONLY_TYPES, device, is_array, is_traced, size
+from ._compat import ARRAY_TYPES, HOST_ONLY_TYPES, device, is_array, is_traced, size
 
 Array = Any
 Namespace = Any
@@ -62,7 +62,7 @@ def is_integral(dtype: Any, *, xp: Namespace) -> bool:
 
 def check_array(x: Any, name: str) -> None:
     """``x`` is an array of some backend (not ``None``, a Python scalar, a list, ...)."""
-    if not is_array(x):
+    if type(x) not in ARRAY_TYPES and not is_array(x):
         got = "None" if x is None else type(x).__name__
         raise TypeError(f"{name}: expected an array, got {got}")
 
@@ -71,11 +71,16 @@ def check_floating(
     x: Array, name: str, *, ndim: int | None = None, nonempty: bool = False, xp: Namespace
 ) -> None:
     """``x`` is a real floating array, of rank ``ndim``, without an axis of length 0 if asked."""
-    check_array(x, name)
+    if type(x) not in ARRAY_TYPES:  # the common case costs one set lookup
+        check_array(x, name)
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {tuple(x.shape)}")
-    if not is_floating(x.dtype, xp=xp):
-        raise TypeError(f"{name}: expected a real floating dtype, got {x.dtype}")
+    dtype = x.dtype
+    floating = _KIND_CACHE.get((type(dtype), dtype, "real floating"))
+    if floating is None:
+        floating = _is_kind(dtype, "real floating", xp)
+    if not floating:
+        raise TypeError(f"{name}: expected a real floating dtype, got {dtype}")
     if nonempty and any(s == 0 for s in x.shape):
         raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(x.shape)}")
 

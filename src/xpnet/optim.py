@@ -76,8 +76,7 @@ def _check_pair(params: Any, grads: Any, other: str = "grads") -> Namespace:
         raise ValueError(f"{other}: has {len(g_arrays)} arrays but params has {len(p_arrays)}")
     xp = array_namespace(*p_arrays, *g_arrays, names=(*p_names, *g_names))
     for p_name, g_name, p, g in zip(p_names, g_names, p_arrays, g_arrays):
-        check.check_floating(p, p_name, xp=xp)
-        check.check_floating(g, g_name, xp=xp)
+        check.check_floating(p, p_name, xp=xp)  # g: an array (array_namespace), p's dtype below
         if tuple(p.shape) != tuple(g.shape):
             raise ValueError(f"{g_name}: shape {tuple(g.shape)} differs from {tuple(p.shape)}")
         if g.dtype != p.dtype:
