@@ -11,7 +11,6 @@ there, and compare the result with the NumPy expectation.
 from __future__ import annotations
 
 import enum
-import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +41,8 @@ class Backend(enum.Enum):
 
     @property
     def installed(self) -> bool:
-        return importlib.util.find_spec(self.library) is not None
+        """Registered with xpnet and installed (:func:`xpnet.available_backends`)."""
+        return self.library in xpnet.available_backends()
 
     @property
     def has_autodiff(self) -> bool:

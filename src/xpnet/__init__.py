@@ -13,7 +13,7 @@ Examples
 True
 """
 
-from . import datasets, gradcheck, losses, optim
+from . import datasets, gradcheck, losses, optim, testing
 from .backends import (
     BACKENDS,
     asarray,
@@ -90,6 +90,7 @@ __all__ = [
     "relu_grad",
     "sgd_step",
     "softmax",
+    "testing",
     "to_numpy",
     "train",
 ]

@@ -182,7 +182,10 @@ def is_traced(x: Array) -> bool:
     if is_numpy_array(x) or is_torch_array(x) or is_dask_array(x):
         _TRACED_TYPES[kind] = bool(is_lazy_array(x))
         return _TRACED_TYPES[kind]
-    return bool(is_lazy_array(x))
+    from .backends import _lazy_hook  # the registry may know better (ndonnx: values propagate)
+
+    hook = _lazy_hook(x)
+    return bool(hook(x) if hook is not None else is_lazy_array(x))
 
 
 def namespace_name(xp: Namespace) -> str:

@@ -25,8 +25,9 @@ def _place(
     target = resolve_dtype(xp, dtype) or default_float_dtype(xp)
     if not check.is_floating(target, xp=xp):
         raise TypeError(f"dtype: X must have a real floating dtype, got {target}")
-    return asarray(X, backend=xp, dtype=target, device=device), asarray(
-        y.astype(np.int64), backend=xp, device=device
+    backend = backend if isinstance(backend, str) else xp  # by name: that backend's hooks
+    return asarray(X, backend=backend, dtype=target, device=device), asarray(
+        y.astype(np.int64), backend=backend, device=device
     )
 
 

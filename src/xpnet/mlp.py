@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import array_namespace, device
-from ._rng import draw_init, draw_layers
+from ._rng import draw_layers
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
 from .functional import Activation, get_activation
 from .losses import Loss, _loss_sum_and_delta, get_loss, output, sample_weights, target_matrix
@@ -67,9 +67,6 @@ class Params(NamedTuple):
     b2: Array
 
 
-_PARAM_NAMES = ("params.W1", "params.b1", "params.W2", "params.b2")
-
-
 def init_params(
     input_dim: int,
     hidden_dim: int,
@@ -96,10 +93,10 @@ def init_params(
         Default: the backend's default floating dtype (float32 for torch).
     device : optional
         Device of the result, e.g. ``"cuda"``.
-    init : {"he", "lecture"}
+    init : {"he", "lecture", "glorot"}
         ``"he"``: ``W1 ~ N(0, 2/d)``, ``W2 ~ N(0, 1/H)``, zero biases (suits ReLU
         networks of any input size). ``"lecture"``: the slides' ``np.random.seed(seed)``
-        and ``randn`` draws, reproduced exactly.
+        and ``randn`` draws, reproduced exactly. ``"glorot"``: as :func:`init_layers`.
 
     Examples
     --------
@@ -113,11 +110,15 @@ def init_params(
     for value, name in ((input_dim, "input_dim"), (hidden_dim, "hidden_dim")):
         check.check_positive_int(value, name)
     check.check_num_classes(output_dim, "output_dim")
-    check.check_seed(seed)
-    target = namespace(xp if xp is not None else "numpy")
-    resolved = resolve_dtype(target, dtype) or default_float_dtype(target)
-    arrays = draw_init(input_dim, hidden_dim, output_dim, seed=seed, init=init)
-    return Params(*(asarray(a, backend=target, dtype=resolved, device=device) for a in arrays))
+    (W1, b1), (W2, b2) = init_layers(
+        (input_dim, hidden_dim, output_dim),
+        xp=xp,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+        init=init,
+    )
+    return Params(W1, b1, W2, b2)
 
 
 class Layer(NamedTuple):
@@ -177,11 +178,12 @@ def init_layers(
     for i, size in enumerate(sizes):
         check.check_positive_int(size, f"sizes[{i}]")
     check.check_seed(seed)
-    target = namespace(xp if xp is not None else "numpy")
+    backend = xp if xp is not None else "numpy"  # a name keeps its registered hooks
+    target = namespace(backend)
     resolved = resolve_dtype(target, dtype) or default_float_dtype(target)
     arrays = draw_layers(tuple(sizes), seed=seed, init=init)
     return tuple(
-        Layer(*(asarray(a, backend=target, dtype=resolved, device=device) for a in pair))
+        Layer(*(asarray(a, backend=backend, dtype=resolved, device=device) for a in pair))
         for pair in arrays
     )
 
