@@ -436,6 +436,14 @@ class Shapes:
 
 
 @dataclass(frozen=True)
+class Check:
+    """The expected result as an assertion ``check(result, backend, host arguments)`` (for a
+    result on the host, a name)."""
+
+    check: Callable[[Any, Backend, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
 class Attributes:
     """The expected result of a constructor: an object with these attributes."""
 
@@ -903,6 +911,112 @@ CASES.update(
 )
 
 
+# --- backends: names, namespaces, moving data ------------------------------------------------
+
+
+class _ThisBackend:
+    """The name of the backend under test, as a valid ``backend=`` or ``xp=`` argument."""
+
+    def __repr__(self) -> str:
+        return "THIS_BACKEND"
+
+
+THIS_BACKEND = _ThisBackend()
+
+
+def backend_names(_: Any) -> st.SearchStrategy[Any]:
+    """Malformed backend names: not a string (a number, a list, bytes), unknown, empty."""
+    return st.sampled_from([3, 1.5, True, ["numpy"], b"numpy", {}, object(), "tensorflow", ""])
+
+
+def devices(_: Any) -> st.SearchStrategy[Any]:
+    return st.sampled_from([3, 1.5, True, ["cpu"], b"cpu", object(), "nowhere", "cuda:99", ""])
+
+
+def array_likes(v: np.ndarray) -> st.SearchStrategy[Any]:
+    """What cannot become an array: None, strings, dicts, objects, ragged lists."""
+    return st.sampled_from([None, "x", b"x", {}, object(), [[1.0, 2.0], [3.0]], [1.0, "a"]])
+
+
+def _equal(actual: Any, expected: Any) -> None:
+    assert actual == expected
+
+
+def _oracle_asarray(x: Any, backend: Any = None, dtype: Any = None, device: Any = None) -> Any:
+    return np.asarray(x, dtype=None if dtype is None else np.dtype(dtype))
+
+
+CASES.update(
+    {
+        "asarray": Case(
+            xpnet.asarray,
+            (
+                Arg("x", X_HOST.tolist(), array_likes),
+                *_keywords(
+                    (
+                        Arg("backend", THIS_BACKEND, backend_names),
+                        Arg("dtype", "float32", dtypes),
+                        Arg("device", None, devices),
+                    )
+                ),
+            ),
+            _oracle_asarray,
+        ),
+        "asarray_of_an_array": Case(
+            xpnet.asarray,
+            (
+                Arg("x", X_HOST, arrays),
+                *_keywords(
+                    (
+                        Arg("backend", THIS_BACKEND, backend_names),
+                        Arg("device", None, devices),
+                    )
+                ),
+            ),
+            _oracle_asarray,
+        ),
+        "namespace": Case(
+            lambda backend: xpnet.backend_name(xpnet.namespace(backend).asarray(0.0)),
+            (Arg("backend", THIS_BACKEND, backend_names),),
+            lambda backend: Check(lambda name, on, _: _equal(name, on.library)),
+        ),
+        "to_numpy": Case(
+            xpnet.to_numpy,
+            (X_arg("x"),),
+            lambda x: Check(lambda result, _, __: np.testing.assert_array_equal(result, x)),
+        ),
+        "backend_name": Case(
+            xpnet.backend_name,
+            (X_arg("x"),),
+            lambda x: Check(
+                lambda name, on, host: _equal(
+                    name, (_other_backend(on) if isinstance(host["x"], Foreign) else on).library
+                )
+            ),
+        ),
+        "load_digits": Case(
+            xpnet.datasets.load_digits,
+            _keywords(
+                (
+                    Arg("backend", THIS_BACKEND, backend_names),
+                    Arg("dtype", "float32", dtypes),
+                    Arg("device", None, devices),
+                )
+            ),
+            lambda **_: Shapes(((1797, 64), (1797,)), labels_below=10),
+        ),
+        "init_layers_placed": Case(
+            xpnet.init_layers,
+            (
+                Arg("sizes", (D, K), lambda v: st.just(v)),
+                *_keywords((Arg("xp", THIS_BACKEND, backend_names), Arg("device", None, devices))),
+            ),
+            lambda sizes, **_: Shapes(_layer_shapes(sizes)),
+        ),
+    }
+)
+
+
 # --- running a call on a backend ---------------------------------------------------------------
 
 
@@ -917,6 +1031,8 @@ def _place(value: Any, backend: Backend) -> Any:
     """Host arrays onto ``backend`` (a :class:`Foreign` one onto another), inside tuples too."""
     if isinstance(value, Foreign):
         return to_backend(value.value, _other_backend(backend))
+    if value is THIS_BACKEND:
+        return backend.library
     if isinstance(value, np.ndarray):
         return to_backend(value, backend)
     if isinstance(value, tuple):
@@ -994,6 +1110,9 @@ def _assert_correct(case: Case, host: dict[str, Any], result: Any, backend: Back
                 host = xpnet.to_numpy(a)
                 if host.dtype.kind in "iu":  # labels or indices
                     assert set(np.unique(host)) <= set(range(expected.labels_below))
+        return
+    if isinstance(expected, Check):
+        expected.check(actual, backend, host)
         return
     if isinstance(expected, Attributes):
         for key, value in expected.values.items():

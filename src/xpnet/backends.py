@@ -469,7 +469,12 @@ def backend_name(x: Array | Namespace) -> str:
     'numpy'
     """
     # is_array_api_obj, not hasattr(x, "__array_namespace__"): torch tensors lack that method.
-    xp = array_namespace(x) if is_array_api_obj(x) else x
+    if is_array_api_obj(x):
+        xp = array_namespace(x)
+    elif isinstance(x, ModuleType) or hasattr(x, "__array_namespace_info__"):
+        xp = x
+    else:
+        raise TypeError(f"x: expected an array or an Array-API namespace, got {type(x).__name__}")
     spec = _spec_of(xp)
     return spec.name if spec is not None else namespace_name(xp)
 
@@ -555,8 +560,10 @@ def to_numpy(x: Array) -> np.ndarray:
     >>> xpnet.to_numpy(x)
     array([1., 2.])
     """
-    if isinstance(x, np.ndarray) or not is_array_api_obj(x):
-        return np.asarray(x)
+    if isinstance(x, np.ndarray):
+        return x
+    if not is_array_api_obj(x):
+        return _numeric(x)  # numbers and nested lists; None, strings, dicts are refused
     spec = _spec_of(array_namespace(x))
     if spec is not None and spec.to_numpy_hook is not None:
         return spec.to_numpy_hook(x)
@@ -609,8 +616,7 @@ def asarray(
         xp = namespace(backend)
         spec = _spec_of(xp)
     target = resolve_dtype(xp, dtype, spec=spec)
-    if spec is not None and spec.device_hook is not None and isinstance(device, str):
-        device = spec.device_hook(device)
+    device = _resolve_device(spec, xp, device)
     if is_array_api_obj(x) and array_namespace(x) is xp:
         return xp.asarray(x, dtype=target, device=device)
     data = _host_data(x)
@@ -619,8 +625,50 @@ def asarray(
     return xp.asarray(data, dtype=target, device=device)
 
 
+def _numeric(x: Any) -> np.ndarray:
+    """``np.asarray(x)`` of numbers, nested lists of them, or array-likes; a ``TypeError``
+    for what holds no numbers (None, strings, dicts), a ``ValueError`` for ragged lists."""
+    try:
+        host = np.asarray(x)
+    except ValueError as exc:
+        raise ValueError(f"x: cannot make an array of it ({exc})") from None
+    if host.dtype.kind in "OSUVMm":
+        raise TypeError(
+            f"x: expected numbers, nested lists of numbers or an array, got {type(x).__name__}"
+        )
+    return host
+
+
+def _resolve_device(spec: BackendSpec | None, xp: Namespace, device: Any) -> Any:
+    """``device`` as ``xp`` takes it (a name through the backend's hook); a ``TypeError`` for
+    what is no device at all (``3``, a list), a ``ValueError`` for a device this backend does
+    not have (``"nowhere"``, ``"cpu:99"``, CUDA on a machine without it), on every backend."""
+    if device is None:
+        return None
+    label = spec.name if spec is not None else namespace_name(xp)
+    if isinstance(device, str) and not device.strip():
+        raise ValueError(f"device: expected a device name such as 'cpu', got {device!r}")
+    known = list(xp.__array_namespace_info__().devices())
+    if not isinstance(device, str) and not isinstance(device, tuple({type(d) for d in known})):
+        raise TypeError(
+            f"device: expected a device name (str) or a device of {label}, "
+            f"got {type(device).__name__}"
+        )
+    try:
+        if spec is not None and spec.device_hook is not None and isinstance(device, str):
+            device = spec.device_hook(device)
+        xp.zeros((), device=device)  # the library's own test of the device
+    except ValueError as exc:
+        if str(exc).startswith("device:"):
+            raise
+        raise ValueError(f"device: {label} has no device {device!r} ({exc})") from None
+    except Exception as exc:  # torch's RuntimeError, JAX's IndexError, ...
+        raise ValueError(f"device: {label} has no device {device!r} ({exc})") from None
+    return device
+
+
 def _host_data(x: Any) -> Any:
-    host = to_numpy(x) if is_array_api_obj(x) else np.asarray(x)
+    host = to_numpy(x) if is_array_api_obj(x) else _numeric(x)
     # Read-only memory (a JAX buffer, a read-only NumPy array) is copied: torch would
     # otherwise share it, and an in-place write on the tensor would change the source.
     return host if host.flags.writeable else host.copy()

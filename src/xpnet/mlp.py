@@ -179,13 +179,25 @@ def init_layers(
         check.check_positive_int(size, f"sizes[{i}]")
     check.check_seed(seed)
     backend = xp if xp is not None else "numpy"  # a name keeps its registered hooks
-    target = namespace(backend)
+    target = _namespace_of(backend, "xp")
     resolved = resolve_dtype(target, dtype) or default_float_dtype(target)
     arrays = draw_layers(tuple(sizes), seed=seed, init=init)
     return tuple(
         Layer(*(asarray(a, backend=backend, dtype=resolved, device=device) for a in pair))
         for pair in arrays
     )
+
+
+def _namespace_of(backend: Any, name: str) -> Namespace:
+    """:func:`xpnet.namespace` of an argument called ``name`` (``xp`` here), so its errors
+    start with that name rather than ``backend``."""
+    try:
+        return namespace(backend)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if message.startswith("backend:"):
+            raise type(exc)(f"{name}:{message[len('backend:') :]}") from None
+        raise
 
 
 # --- the two forms of parameters ----------------------------------------------------------
