@@ -980,6 +980,16 @@ CASES.update(
             (Arg("backend", THIS_BACKEND, backend_names),),
             lambda backend: Check(lambda name, on, _: _equal(name, on.library)),
         ),
+        "get_backend": Case(
+            lambda name: xpnet.backends.get_backend(name).name,
+            (Arg("name", THIS_BACKEND, backend_names),),
+            lambda name: Check(lambda result, on, _: _equal(result, on.library)),
+        ),
+        "canonical_backend": Case(
+            xpnet.backends.canonical_backend,
+            (Arg("name", THIS_BACKEND, backend_names),),
+            lambda name: Check(lambda result, on, _: _equal(result, on.library)),
+        ),
         "to_numpy": Case(
             xpnet.to_numpy,
             (X_arg("x"),),

@@ -218,7 +218,7 @@ def test_unknown_backend_lists_the_known_ones() -> None:
     message = r"^backend: unknown backend 'mxnet'; known backends are \['numpy'"
     with pytest.raises(ValueError, match=message):
         xpnet.namespace("mxnet")
-    with pytest.raises(ValueError, match=r"^backend: unknown backend 'mxnet'"):
+    with pytest.raises(ValueError, match=r"^name: unknown backend 'mxnet'"):  # its argument
         unregister("mxnet")
 
 

@@ -327,7 +327,7 @@ def register(
 
 def unregister(name: str) -> None:
     """Forget a registered backend (and its aliases); ``ValueError`` if unknown."""
-    spec = get_backend(name)
+    spec = _spec_named(name, "name")
     del _REGISTRY.specs[spec.name]
     for alias in spec.aliases:
         _REGISTRY.aliases.pop(alias, None)
@@ -342,15 +342,20 @@ def get_backend(name: str) -> BackendSpec:
     >>> xpnet.backends.get_backend("np").name
     'numpy'
     """
+    return _spec_named(name, "name")
+
+
+def _spec_named(name: Any, arg: str) -> BackendSpec:
+    """The spec registered as ``name``; errors start with ``arg``, the caller's argument."""
     if not isinstance(name, str):
         raise TypeError(
-            "backend: expected a backend name (str) or an Array-API namespace, "
+            f"{arg}: expected a backend name (str) or an Array-API namespace, "
             f"got {type(name).__name__}"
         )
     spec = _REGISTRY.get(name)
     if spec is None:
         raise ValueError(
-            f"backend: unknown backend {name!r}; known backends are {_REGISTRY.names()}"
+            f"{arg}: unknown backend {name!r}; known backends are {_REGISTRY.names()}"
         )
     return spec
 
@@ -419,7 +424,7 @@ def canonical_backend(name: str) -> str:
     >>> canonical_backend("np"), canonical_backend("array-api-strict")
     ('numpy', 'array_api_strict')
     """
-    return get_backend(name).name
+    return _spec_named(name, "name").name
 
 
 def namespace(backend: str | Namespace) -> Namespace:
@@ -437,7 +442,7 @@ def namespace(backend: str | Namespace) -> Namespace:
     'array_api_compat.numpy'
     """
     if isinstance(backend, str):
-        return get_backend(backend).namespace()
+        return _spec_named(backend, "backend").namespace()
     if isinstance(backend, ModuleType) or hasattr(backend, "__array_namespace_info__"):
         return backend
     raise TypeError(
@@ -610,7 +615,7 @@ def asarray(
         xp = array_namespace(x) if is_array_api_obj(x) else namespace("numpy")
         spec = _spec_of(xp)
     elif isinstance(backend, str):  # by name: that backend's hooks, even if it shares a namespace
-        spec = get_backend(backend)
+        spec = _spec_named(backend, "backend")
         xp = spec.namespace()
     else:
         xp = namespace(backend)
