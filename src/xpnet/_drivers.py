@@ -272,3 +272,21 @@ def _torch_compiled_runner(step: Step, xp: Namespace) -> EpochRunner:
         return params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))
 
     return run
+
+
+# --- one function of arrays, compiled where the backend compiles ------------------------------
+
+
+def take_rows(x: Array, idx: Array, *, xp: Namespace) -> Array:
+    """Rows ``idx`` of ``x`` (``index_select`` on torch, ``take`` elsewhere)."""
+    return _take_fn(xp)(x, idx)
+
+
+def compiled(fn: Callable[..., Any], xp: Namespace) -> Callable[..., Any]:
+    """``fn`` under ``jax.jit`` on JAX (its arguments traced, ``None`` static), as it is
+    elsewhere: eager NumPy and torch pay no compilation for a loop of small steps."""
+    if is_jax_namespace(xp):
+        import jax
+
+        return jax.jit(fn)
+    return fn

@@ -142,6 +142,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="comma-separated backends to compare (default: all installed)",
     )
 
+    for name, what in (
+        ("fit", "fit an MLPClassifier/MLPRegressor on a CSV or .npz file"),
+        ("predict", "predict with a saved model, as CSV"),
+    ):
+        commands.add_parser(
+            name, help=f"{what} (see `python -m xpnet {name} --help`)", add_help=False
+        )
     _cli_check.add_parser(commands)
     commands.add_parser(
         "bench",
@@ -311,6 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return int(bench_main(argv[1:]) or 0)
+    if argv[:1] in (["fit"], ["predict"]):
+        from ._cli_fit import main as fit_main
+
+        return fit_main(argv)
     args = _build_parser().parse_args(argv)
     try:
         if hasattr(args, "run"):
