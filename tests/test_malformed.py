@@ -20,7 +20,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 import re
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1124,6 +1126,103 @@ CASES.update(
 )
 
 
+class _TmpPath:
+    """A fresh path in a temporary folder, as a valid ``path=`` argument."""
+
+    def __repr__(self) -> str:
+        return "TMP_PATH"
+
+
+TMP_PATH = _TmpPath()
+
+
+def paths(_: Any) -> st.SearchStrategy[Any]:
+    """Malformed paths: not a path, empty, a folder, a folder that does not exist."""
+    return st.sampled_from(
+        [None, 3, 1.5, b"m.safetensors", ["m.safetensors"], "", ".", "/no/such/folder/m.st"]
+    )
+
+
+_FILES = tempfile.mkdtemp(prefix="xpnet-malformed-")
+SAVED_PATH = os.path.join(_FILES, "layers.safetensors")
+xpnet.save(SAVED_PATH, LAYERS_HOST)
+NOT_A_MODEL = os.path.join(_FILES, "notes.safetensors")
+with open(NOT_A_MODEL, "w") as _file:
+    _file.write("not a model")
+MISSING_FILE = os.path.join(_FILES, "missing.safetensors")
+
+
+def _saved_and_loaded(path: Any, model: Any, *, backend: Any = None, device: Any = None) -> Any:
+    written = xpnet.save(path, model)
+    return xpnet.load(written, backend=backend, device=device)
+
+
+def _fitted_classifier() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xpnet.MLPClassifier((4,), max_iter=3, random_state=0).fit(XC_HOST, YC_HOST)
+
+
+FITTED_CLASSIFIER = _fitted_classifier()
+
+
+def _sklearn_twin() -> Any:
+    from sklearn.neural_network import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return MLPClassifier((4,), max_iter=3, random_state=0).fit(XC_HOST, YC_HOST)
+
+
+CASES.update(
+    {
+        "MLPClassifier.predict_proba": Case(
+            FITTED_CLASSIFIER.predict_proba,
+            (Arg("X", XC_HOST, arrays),),
+            lambda X: _sklearn_twin().predict_proba(np.asarray(X, np.float64)),
+            lists_give_numpy=True,
+        ),
+        "MLPClassifier.score": Case(
+            FITTED_CLASSIFIER.score,
+            (
+                Arg("X", XC_HOST, arrays),
+                Arg("y", YC_HOST, lambda v: labels(v)),
+                Arg("sample_weight", None, lambda _: optional_arrays(WC_HOST)),
+            ),
+            lambda X, y, sample_weight=None: _sklearn_twin().score(
+                np.asarray(X, np.float64), y, sample_weight=sample_weight
+            ),
+        ),
+        "save_load": Case(
+            _saved_and_loaded,
+            (
+                Arg("path", TMP_PATH, paths),
+                Arg("model", LAYERS_HOST, trees),
+                *_keywords(
+                    (
+                        Arg("backend", THIS_BACKEND, backend_names),
+                        Arg("device", None, devices),
+                    )
+                ),
+            ),
+            lambda path, model, **_: list(_flatten(model)),
+        ),
+        "load": Case(
+            xpnet.load,
+            (
+                Arg(
+                    "path",
+                    SAVED_PATH,
+                    lambda _: st.one_of(paths(None), st.sampled_from([NOT_A_MODEL, MISSING_FILE])),
+                ),
+                *_keywords((Arg("backend", THIS_BACKEND, backend_names),)),
+            ),
+            lambda path, **_: list(_flatten(LAYERS_HOST)),
+        ),
+    }
+)
+
+
 # --- running a call on a backend ---------------------------------------------------------------
 
 
@@ -1140,6 +1239,8 @@ def _place(value: Any, backend: Backend) -> Any:
         return to_backend(value.value, _other_backend(backend))
     if value is THIS_BACKEND:
         return backend.library
+    if value is TMP_PATH:
+        return os.path.join(tempfile.mkdtemp(prefix="xpnet-malformed-"), "model.safetensors")
     if isinstance(value, np.ndarray):
         return to_backend(value, backend)
     if isinstance(value, tuple):
@@ -1225,7 +1326,7 @@ def _assert_correct(case: Case, host: dict[str, Any], result: Any, backend: Back
         for key, value in expected.values.items():
             assert getattr(actual, key) == value, key
         return
-    if type(actual) is float:  # max_relative_error
+    if isinstance(actual, float) and isinstance(expected, float):  # a number, not an array
         assert actual == pytest.approx(expected, rel=1e-9, abs=1e-12, nan_ok=True)
         return
     leaves_expected, leaves_actual = _flatten(expected), _flatten(actual)
