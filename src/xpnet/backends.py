@@ -630,6 +630,20 @@ def asarray(
     return xp.asarray(data, dtype=target, device=device)
 
 
+def _device_types(xp: Namespace) -> tuple[type, ...]:
+    """The types of ``xp``'s device objects (asked once: torch probes every device kind)."""
+    key = id(xp)
+    if key not in _DEVICE_TYPES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: 'mkldnn' is deprecated
+            known = xp.__array_namespace_info__().devices()
+        _DEVICE_TYPES[key] = tuple({type(d) for d in known})
+    return _DEVICE_TYPES[key]
+
+
+_DEVICE_TYPES: dict[int, tuple[type, ...]] = {}
+
+
 def _numeric(x: Any) -> np.ndarray:
     """``np.asarray(x)`` of numbers, nested lists of them, or array-likes; a ``TypeError``
     for what holds no numbers (None, strings, dicts), a ``ValueError`` for ragged lists."""
@@ -653,8 +667,7 @@ def _resolve_device(spec: BackendSpec | None, xp: Namespace, device: Any) -> Any
     label = spec.name if spec is not None else namespace_name(xp)
     if isinstance(device, str) and not device.strip():
         raise ValueError(f"device: expected a device name such as 'cpu', got {device!r}")
-    known = list(xp.__array_namespace_info__().devices())
-    if not isinstance(device, str) and not isinstance(device, tuple({type(d) for d in known})):
+    if not isinstance(device, str) and not isinstance(device, _device_types(xp)):
         raise TypeError(
             f"device: expected a device name (str) or a device of {label}, "
             f"got {type(device).__name__}"
