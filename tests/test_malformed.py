@@ -1475,3 +1475,24 @@ def test_nan_propagates_through_the_elementwise_math(backend: Backend) -> None:
     probs = xpnet.to_numpy(xpnet.softmax(z))
     assert np.isnan(probs[0]).all()
     assert np.isfinite(probs[1]).all()
+
+
+def test_a_0d_array_inside_params(backend: Backend) -> None:
+    X = to_backend(X_HOST, backend)
+    _, b1, W2, b2 = params_to_backend(PARAMS_HOST, backend)
+    W1 = to_backend(np.ones(()), backend)
+    with pytest.raises(ValueError, match=r"^params.W1: expected a 2-D array, got shape \(\)"):
+        xpnet.forward(X, xpnet.Params(W1, b1, W2, b2))
+
+
+def test_a_backend_that_is_not_a_string() -> None:
+    with pytest.raises(TypeError, match=r"^backend: expected a backend name"):
+        xpnet.asarray(np.zeros(2), backend=3)
+
+
+def test_none_as_labels(backend: Backend) -> None:
+    X = to_backend(X_HOST, backend)
+    params = params_to_backend(PARAMS_HOST, backend)
+    for function in (xpnet.loss_and_grad, xpnet.backward, xpnet.train, mean_loss):
+        with pytest.raises(TypeError, match=r"^y: expected an array, got None"):
+            function(X, None, params)
