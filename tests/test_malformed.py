@@ -8,8 +8,18 @@ backend) and checks that each call either
 - raises ``ValueError`` or ``TypeError`` whose message starts with one of the function's
   argument names (``"params.W2: expected an array, got float"``), of the same type as the
   same call on NumPy, or
-- succeeds with a correct result: the one an oracle gives (SciPy, scikit-learn,
-  ``torch.autograd`` and ``torch.optim``), on the backend of the inputs.
+- succeeds with a correct result: the one an oracle gives (SciPy, scikit-learn's
+  estimators and update rules, ``torch.autograd``, ``torch.nn.functional``), on the
+  backend of the inputs. Where NaN, inf or values near 1e300 go in, only the entries
+  that both give finite are compared (each library propagates them its own way).
+
+Covered: the functional API (activations, softmax, one-hot, losses), the network in both
+forms (Params, tuples of Layer) with activation/loss/alpha/sample_weight, gradcheck,
+sgd_step, SGD/Adam (constructors, init, step), train and its keywords, the schedules,
+minibatches, init_params/init_layers, the data sets, the backends (asarray, namespace,
+to_numpy, backend_name, get_backend, canonical_backend, devices), the estimators (fit,
+predict_proba, score) and save/load. Not here: register/unregister (tests/test_registry.py),
+the command line (tests/test_cli*.py, tests/test_check.py), plot (tests/test_docs.py).
 
 To cover a new public function, add a :class:`Case` to :data:`CASES`. The examples of the
 issue run as plain tests at the end.
