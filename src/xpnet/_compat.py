@@ -14,10 +14,13 @@ from array_api_compat import (
     array_namespace as _array_namespace,
 )
 from array_api_compat import (
-    device,
+    device as _device,
+)
+from array_api_compat import (
     is_array_api_obj,
     is_array_api_strict_namespace,
     is_dask_array,
+    is_dask_namespace,
     is_jax_array,
     is_jax_namespace,
     is_lazy_array,
@@ -37,6 +40,8 @@ __all__ = [
     "is_array",
     "is_array_api_obj",
     "is_array_api_strict_namespace",
+    "is_dask_array",
+    "is_dask_namespace",
     "is_jax_array",
     "is_jax_namespace",
     "is_numpy_array",
@@ -161,6 +166,22 @@ def _kind(x: Any) -> str:
 #: Per array type: False when its values can always be read (NumPy, torch), True when never
 #: (a JAX tracer, Dask), absent when it depends on the array (asked each time).
 _TRACED_TYPES: dict[type, bool] = {}
+
+
+def device(x: Array) -> Any:
+    """The device of ``x``, as ``array_api_compat.device``, except for a JAX array split
+    over several devices: there, a sharding that replicates over the same devices.
+
+    New arrays are made ``device=device(x)``; for a row-sharded JAX array (data
+    parallelism), an array of another shape (``arange(K)``, a bias) cannot take the rows'
+    sharding, and a copy on each of the same devices is what the computation needs.
+    """
+    placement = _device(x)
+    mesh = getattr(placement, "mesh", None)
+    if mesh is not None and is_jax_array(x) and not placement.is_fully_replicated:
+        jax = sys.modules["jax"]
+        return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    return placement
 
 
 def is_traced(x: Array) -> bool:

@@ -17,13 +17,22 @@ they are kept cheap: kinds are looked up once per type or dtype and cached
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._compat import ARRAY_TYPES, HOST_ONLY_TYPES, device, is_array, is_traced, size
+from ._compat import (
+    ARRAY_TYPES,
+    HOST_ONLY_TYPES,
+    device,
+    is_array,
+    is_jax_array,
+    is_traced,
+    size,
+)
 
 Array = Any
 Namespace = Any
@@ -140,6 +149,23 @@ def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) 
         )
 
 
+def folded(x: Array, check: Callable[..., None], /, **kwargs: Any) -> Array:
+    """``x`` itself, or, on Dask (whose values do not exist yet), ``x`` with
+    ``check(chunk, **kwargs, xp=...)`` run on each chunk as the chunk is computed.
+
+    The value checks above skip lazy arrays; folded into the graph they still fail
+    loudly, with the same message, instead of letting a bad value through, and they cost
+    no extra pass over the data (each chunk is checked where it is used).
+    """
+    from ._compat import is_dask_array
+
+    if not is_dask_array(x):
+        return x
+    from ._dask import fold_check
+
+    return fold_check(x, functools.partial(check, **kwargs))
+
+
 def check_nonempty(x: Array, name: str) -> None:
     """The batch ``x`` (at least 1-D) has at least one sample."""
     if x.ndim == 0:
@@ -169,18 +195,19 @@ def check_finite(x: Array, name: str, *, xp: Namespace) -> None:
 
 
 def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
-    """All arrays live on one device (traced arrays, which have none yet, are skipped)."""
+    """All arrays live on one device, or, for JAX arrays sharded over several devices, on
+    one set of devices (traced arrays, which have none yet, are skipped)."""
     if all(type(a) in HOST_ONLY_TYPES for a in arrays):
         return  # NumPy: one device, nothing to compare
-    placed = [(name, device(a)) for name, a in zip(names, arrays) if not is_traced(a)]
+    placed = [(name, _placement(a)) for name, a in zip(names, arrays) if not is_traced(a)]
     if not placed:
         return
     first_name, first = placed[0]
     for name, dev in placed:
         if dev != first:
             raise ValueError(
-                f"{name}: is on device {dev} but {first_name} is on device {first}; "
-                "move them onto one device first"
+                f"{name}: is on device {_show(dev)} but {first_name} is on device "
+                f"{_show(first)}; move them onto one device first"
             )
 
 
@@ -201,6 +228,21 @@ def check_num_classes(num_classes: Any, name: str) -> int:
     if num_classes < 2:
         raise ValueError(f"{name}: a classifier needs at least 2 classes, got {num_classes}")
     return int(num_classes)
+
+
+def _placement(x: Array) -> Any:
+    """The device of ``x``; for a JAX array, the set of devices it lies on (its sharding
+    describes how, and replicated parameters next to row-sharded data are fine)."""
+    if is_jax_array(x):
+        return frozenset(x.devices())
+    return device(x)
+
+
+def _show(placement: Any) -> str:
+    if isinstance(placement, frozenset):
+        names = sorted(str(d) for d in placement)
+        return names[0] if len(names) == 1 else "{" + ", ".join(names) + "}"
+    return str(placement)
 
 
 def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:

@@ -582,6 +582,7 @@ def asarray(
     backend: str | Namespace | None = None,
     dtype: Any = None,
     device: Any = None,
+    chunks: Any = None,
 ) -> Array:
     """Put data onto a backend: from lists, NumPy, or another backend's arrays.
 
@@ -597,6 +598,10 @@ def asarray(
         ``"float32"``, ``"float64"``, ... or a dtype object. Default: keep the dtype.
     device : str or device, optional
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"gpu"`` (JAX) or a device object.
+    chunks : int, tuple or dict, optional
+        Dask only: the chunks of the result, as :func:`dask.array.from_array` takes them
+        (``chunks=1000``: row chunks of 1000 samples). Default: automatic row chunks that
+        hold whole samples, as training needs.
 
     Returns
     -------
@@ -622,6 +627,8 @@ def asarray(
         spec = _spec_of(xp)
     target = resolve_dtype(xp, dtype, spec=spec)
     device = _resolve_device(spec, xp, device)
+    if chunks is not None:
+        return _chunked(x, spec, xp=xp, dtype=target, device=device, chunks=chunks)
     if is_array_api_obj(x) and array_namespace(x) is xp:
         return xp.asarray(x, dtype=target, device=device)
     data = _host_data(x)
@@ -683,6 +690,19 @@ def _resolve_device(spec: BackendSpec | None, xp: Namespace, device: Any) -> Any
     except Exception as exc:  # torch's RuntimeError, JAX's IndexError, ...
         raise ValueError(f"device: {label} has no device {device!r} ({exc})") from None
     return device
+
+
+def _chunked(
+    x: Any, spec: BackendSpec | None, *, xp: Namespace, dtype: Any, device: Any, chunks: Any
+) -> Array:
+    """``asarray(..., chunks=...)``: Dask arrays only (rechunked, or made from host data)."""
+    if spec is None or spec.name != "dask":
+        name = spec.name if spec is not None else namespace_name(xp)
+        raise ValueError(f"chunks: only the 'dask' backend has chunks, got backend {name!r}")
+    if is_array_api_obj(x) and array_namespace(x) is xp:
+        chunked = x.rechunk(chunks)
+        return chunked if dtype is None else xp.astype(chunked, dtype)
+    return _dask_from_numpy(_host_data(x), xp=xp, dtype=dtype, device=device, chunks=chunks)
 
 
 def _host_data(x: Any) -> Any:
@@ -779,4 +799,34 @@ register(
     dtype_guard=_jax_dtype_guard,
     aliases=("jnp",),
     install="pip install 'xpnet[jax]'",
+)
+
+
+def _dask_from_numpy(data: np.ndarray, **kwargs: Any) -> Array:
+    from ._dask import from_numpy
+
+    return from_numpy(data, **kwargs)
+
+
+def _dask_to_numpy(x: Array) -> np.ndarray:
+    from ._dask import to_numpy
+
+    return to_numpy(x)
+
+
+def _dask_device(device: str) -> str:
+    if device != "cpu":
+        raise ValueError(f"device: Dask arrays of NumPy chunks live on 'cpu', got {device!r}")
+    return device
+
+
+# Dask (issue 9): lazy, chunked arrays; the value checks are folded into its graphs and
+# training has its own driver (xpnet._dask).
+register(
+    "dask",
+    module="dask.array",
+    from_numpy=_dask_from_numpy,
+    to_numpy=_dask_to_numpy,
+    device=_dask_device,
+    install="pip install 'xpnet[dask]'",
 )

@@ -249,6 +249,7 @@ def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
     num_classes = check.check_num_classes(num_classes, "num_classes")
     check.check_integer_labels(y, "y", xp=xp)
     check.check_label_values(y, "y", num_classes=num_classes, xp=xp)
+    y = check.folded(y, check.check_label_values, name="y", num_classes=num_classes)
     target = resolve_dtype(xp, dtype) or default_float_dtype(xp, device(y))
     return _one_hot(y, num_classes, dtype=target, xp=xp)
 
@@ -294,6 +295,7 @@ def cross_entropy(z: Array, y: Array, /) -> Array:
     0.6690...
     """
     xp = _check_logits_labels(z, y)
+    y = check.folded(y, check.check_label_values, name="y", num_classes=z.shape[1])
     return _cross_entropy(z, y, xp=xp)
 
 
@@ -321,6 +323,7 @@ def cross_entropy_grad(z: Array, y: Array, /) -> Array:
            [ 0.25, -0.25]], dtype=array_api_strict.float64)
     """
     xp = _check_logits_labels(z, y)
+    y = check.folded(y, check.check_label_values, name="y", num_classes=z.shape[1])
     return _cross_entropy_grad(z, y, xp=xp)
 
 

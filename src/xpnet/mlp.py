@@ -639,6 +639,7 @@ def predict_proba(
         )
     xp = checked.xp
     check.check_finite(X, "X", xp=xp)
+    X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
     z = _forward(X, checked.layers, activation=checked.activation, xp=xp)[1]
     return output(z, checked.loss, xp=xp)
 
@@ -661,6 +662,7 @@ def predict(
     checked = _check_model(X, params, activation=activation, loss=loss)
     xp = checked.xp
     check.check_finite(X, "X", xp=xp)
+    X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
     z = _forward(X, checked.layers, activation=checked.activation, xp=xp)[1]
     return _predictions(z, checked.loss, xp=xp)
 

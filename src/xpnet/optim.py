@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import _validation as check
-from ._compat import array_namespace, device
+from ._compat import array_namespace, device, is_dask_array
+from ._dask import check_chunks, check_known_chunks, chunk_orders
 from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
+from ._sharding import data_parallel, replicate, sharded_step
 from .functional import _one_hot
 from .losses import LOSSES
 from .mlp import _check_model, _leaves, _like, _loss_sum_and_grad
@@ -494,6 +496,7 @@ def train(
     activation: str = "relu",
     loss: str = "cross_entropy",
     alpha: float = 0.0,
+    devices: Any = None,
 ) -> tuple[Any, History]:
     """Train the network; return the final parameters and the per-epoch history.
 
@@ -539,6 +542,18 @@ def train(
     activation, loss, alpha
         As for :func:`loss_and_grad`. For regression losses ``History.accuracy`` stays
         empty.
+    devices : sequence of jax devices, int or jax.sharding.Mesh, optional
+        JAX data parallelism: the samples of every batch split over these devices (the
+        first ``N`` of ``jax.devices()`` for an int), the parameters replicated, the
+        gradients all-reduced by XLA; the samples and the batch size must divide evenly.
+        Data already sharded over several devices trains there without ``devices``.
+
+    Notes
+    -----
+    On Dask arrays (row chunks holding whole samples), full-batch training runs each epoch
+    as one map-reduce over the chunks and one ``persist``; with a ``batch_size`` the chunks
+    are streamed to this process in a seeded order (chunks, then rows within a chunk)
+    while the next one is computed. See the "Scaling out" guide.
 
     Examples
     --------
@@ -549,8 +564,16 @@ def train(
     >>> history.loss[-1] < history.loss[0]
     True
     """
+    for name, array in (("X", X), ("y", y)):
+        if is_dask_array(array):  # before the shape checks, which need the sizes
+            check_known_chunks(array, name)
+    X, y, params, devices = data_parallel(
+        X, y, params, devices=devices, batch_size=batch_size, compile=compile
+    )
     checked = _check_model(X, params, y, activation=activation, loss=loss, alpha=alpha)
     xp = checked.xp
+    if is_dask_array(X):
+        check_chunks(X, y)
     check.check_finite(X, "X", xp=xp)
     check.check_positive_int(epochs, "epochs", allow_zero=True)
     if batch_size is not None:
@@ -576,16 +599,20 @@ def train(
         checked.loss.name,
         float(alpha),
     )
-    run_epoch = epoch_runner(step, xp, compile)
+    run_epoch = epoch_runner(sharded_step(step, devices), xp, compile)
     classifier = checked.loss.output_name in ("softmax", "logistic")
     labels = y if checked.loss.labels else checked.target
     user_params = params
-    params = (checked.layers, optimizer._init(checked.layers))
+    params = replicate((checked.layers, optimizer._init(checked.layers)), devices)
     n = X.shape[0]
     size = n if batch_size is None or batch_size >= n else batch_size
     steps = -(-n // size)
     # Same draws as `minibatches`: one permutation per epoch, only when there is an order.
-    orders = epoch_orders(n, seed=seed, shuffle=True) if shuffle and size < n else None
+    orders: Iterator[Any] | None = None
+    if shuffle and size < n:
+        orders = epoch_orders(n, seed=seed, shuffle=True)
+        if is_dask_array(X):  # streamed chunk by chunk: an order of chunks, then of rows
+            orders = chunk_orders(X.chunks[0], seed=seed, shuffle=True)
     history = History()
     bar = _progress_bar(epochs, progress)
     # Unless a callback or the progress bar needs each epoch's numbers at once, the epoch
