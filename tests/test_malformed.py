@@ -1286,9 +1286,22 @@ def _outcome(case: Case, host: dict[str, Any], backend: Backend) -> tuple[Any, E
         with warnings.catch_warnings():
             # NumPy warns where NaN or inf propagate through the math; that is allowed.
             warnings.simplefilter("ignore", RuntimeWarning)
-            return _call(case, host, backend), None
+            return _computed(_call(case, host, backend)), None
     except (ValueError, TypeError) as error:
         return None, error
+
+
+def _computed(result: Any) -> Any:
+    """``result``, after computing its Dask arrays once: on Dask the value checks are folded
+    into the graph, so a bad value fails when the result is computed, not when it is built."""
+    lazy = [
+        leaf for leaf in _flatten(result) if hasattr(leaf, "dask") and hasattr(leaf, "compute")
+    ]
+    if lazy:
+        import dask
+
+        dask.compute(*lazy)
+    return result
 
 
 def _assert_names_an_argument(case: Case, error: Exception) -> None:

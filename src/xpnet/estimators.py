@@ -461,6 +461,7 @@ class _BaseMLP(BaseEstimator):
         if X.shape[1] < 1:
             raise ValueError(f"X: found array with 0 feature(s) (shape={tuple(X.shape)})")
         check.check_finite(X, "X", xp=xp)
+        X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
         if reset:
             self.n_features_in_ = int(X.shape[1])
             if hasattr(self, "feature_names_in_"):

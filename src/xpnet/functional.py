@@ -191,7 +191,10 @@ def softmax(z: Array, /, *, axis: int = -1) -> Array:
     """
     xp = array_namespace(z, names=("z",))
     check.check_floating(z, "z", xp=xp)
-    return _softmax(z, axis=check.check_axis(axis, "axis", x=z, x_name="z"), xp=xp)
+    axis = check.check_axis(axis, "axis", x=z, x_name="z")
+    if 0 in tuple(z.shape):  # no slices at all: nothing to reduce (Dask's max would raise)
+        return z + 0.0
+    return _softmax(z, axis=axis, xp=xp)
 
 
 def _softmax(z: Array, *, axis: int = -1, xp: Namespace) -> Array:
@@ -212,7 +215,10 @@ def log_softmax(z: Array, /, *, axis: int = -1) -> Array:
     """
     xp = array_namespace(z, names=("z",))
     check.check_floating(z, "z", xp=xp)
-    return _log_softmax(z, axis=check.check_axis(axis, "axis", x=z, x_name="z"), xp=xp)
+    axis = check.check_axis(axis, "axis", x=z, x_name="z")
+    if 0 in tuple(z.shape):  # no slices at all: nothing to reduce (Dask's max would raise)
+        return z + 0.0
+    return _log_softmax(z, axis=axis, xp=xp)
 
 
 def _log_softmax(z: Array, *, axis: int = -1, xp: Namespace) -> Array:

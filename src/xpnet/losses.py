@@ -95,6 +95,8 @@ def get_loss(name: Any) -> Loss:
 
 def output(z: Array, loss: Loss, *, xp: Namespace) -> Array:
     """The output function of ``loss`` applied to the logits."""
+    if 0 in tuple(z.shape):  # no rows: nothing to reduce (Dask's max of nothing raises)
+        return z + 0.0
     if loss.name == "cross_entropy":
         return xp.exp(_log_softmax(z, axis=1, xp=xp))
     if loss.name == "binary_cross_entropy":
