@@ -7,7 +7,8 @@ pages make ``xp = xpnet.namespace(backend)`` themselves, as a reader would.
 
 Examples are ``pycon`` code blocks, ``>>>`` sessions whose shown output is checked as in
 a doctest (an output may hold blank lines, as NumPy prints 3-D arrays); ``python`` blocks
-are run too. The code block that follows ``<!-- only-on: torch -->`` (any comma-separated
+are run too. Dask, lazy, runs only the blocks marked for it (see ``MARKED_ONLY``).
+The code block that follows ``<!-- only-on: torch -->`` (any comma-separated
 backend names; blank lines may separate them) runs only on those backends: that is how a
 page shows the error message each backend raises for the same mistake. A backend that
 is not installed is skipped, never failed.
@@ -41,6 +42,10 @@ OPTIONFLAGS = doctest.NORMALIZE_WHITESPACE
 # x64 for the float64 examples; no traceback filtering, whose note would hide the last
 # line of an error message that a page shows.
 JAX_CONFIG = {"jax_enable_x64": True, "jax_traceback_filtering": "off"}
+#: Lazy backends run only the blocks marked for them: the pages show eager results (arrays
+#: printed, values read with ``float``), which a lazy array shows only once computed. Dask's
+#: page is "Scaling out", whose blocks are marked ``only-on: dask``.
+MARKED_ONLY = {"dask"}
 ONLY_ON = re.compile(r"<!--\s*only-on:\s*(?P<names>[\w ,]+?)\s*-->[ \t]*\n")
 
 
@@ -102,7 +107,8 @@ class BackendParser:
         for parser in self.parsers:
             for region in parser(document):
                 owners = [names for start, end, names in marked if start <= region.start < end]
-                if not owners or self.backend in owners[0]:
+                mine = self.backend in owners[0] if owners else self.backend not in MARKED_ONLY
+                if mine:
                     yield region
 
 

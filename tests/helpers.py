@@ -11,7 +11,6 @@ there, and compare the result with the NumPy expectation.
 from __future__ import annotations
 
 import enum
-import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ class Backend(enum.Enum):
     ARRAY_API_STRICT = "array_api_strict"
     TORCH = "torch"
     JAX = "jax"
+    DASK = "dask"
 
     @property
     def library(self) -> str:
@@ -42,7 +42,8 @@ class Backend(enum.Enum):
 
     @property
     def installed(self) -> bool:
-        return importlib.util.find_spec(self.library) is not None
+        """Registered with xpnet and installed (:func:`xpnet.available_backends`)."""
+        return self.library in xpnet.available_backends()
 
     @property
     def has_autodiff(self) -> bool:
@@ -175,6 +176,29 @@ def assert_params_close(
     assert len(actual) == len(expected) == 4, f"{err_msg}: expected four arrays"
     for field, a, e in zip(xpnet.Params._fields, actual, expected):
         assert_close(a, e, backend=backend, rtol=rtol, atol=atol, err_msg=f"{err_msg} {field}")
+
+
+def materialize(result: Any) -> Any:
+    """``result`` with every Dask array in it computed (nested tuples walked); anything else
+    returned as it is.
+
+    A lazy library may report a bad value only when the values are computed (the Array
+    API standard leaves that open); xpnet folds its value checks into Dask's graph, so a
+    test that expects an error from a call computes its result to see it.
+    """
+    from xpnet._compat import is_dask_array
+
+    def leaves(x: Any) -> list[Any]:
+        if isinstance(x, tuple):
+            return [leaf for item in x for leaf in leaves(item)]
+        return [x] if is_dask_array(x) else []
+
+    lazy = leaves(result)
+    if lazy:
+        import dask
+
+        dask.compute(*lazy)
+    return result
 
 
 def snapshot(*arrays: Array) -> list[np.ndarray]:

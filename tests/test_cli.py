@@ -22,6 +22,11 @@ TRAIN_OPTIONS = [
     "--init",
     "--dtype",
     "--device",
+    "--activation",
+    "--optimizer",
+    "--momentum",
+    "--nesterov",
+    "--alpha",
 ]
 
 
@@ -47,6 +52,45 @@ def test_train_with_every_option(capsys) -> None:
     out = capsys.readouterr().out
     assert "float32" in out
     assert "batches of 1" in out
+
+
+def test_train_a_deeper_network_with_adam_equals_the_library(capsys) -> None:
+    argv = ["train", "--hidden", "8,6", "--activation", "tanh", "--optimizer", "adam"]
+    argv += ["--lr", "0.01", "--alpha", "0.001", "--epochs", "20", "--batch-size", "32"]
+    assert main([*argv, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "2-8-6-3 tanh network, Adam lr 0.01, alpha 0.001" in out
+    X, y = xpnet.datasets.load_iris_2d(dtype="float64")
+    layers = xpnet.init_layers((2, 8, 6, 3), dtype="float64")
+    layers, _ = xpnet.train(
+        X,
+        y,
+        layers,
+        epochs=20,
+        batch_size=32,
+        optimizer=xpnet.optim.Adam(0.01),
+        activation="tanh",
+        alpha=0.001,
+    )
+    loss = float(xpnet.gradcheck.mean_loss(X, y, layers, activation="tanh", alpha=0.001))
+    assert re.search(rf"-> {loss:.4f}", out), (loss, out)
+
+
+def test_train_with_nesterov_momentum(capsys) -> None:
+    argv = ["train", "--hidden", "6,6", "--momentum", "0.9", "--nesterov", "--lr", "0.05"]
+    assert main([*argv, "--epochs", "10", "--no-progress"]) == 0
+    assert "Nesterov momentum 0.9 SGD lr 0.05" in capsys.readouterr().out
+
+
+def test_bad_new_option_values_exit_with_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--hidden", "8,x"])
+    assert exit_info.value.code == 2
+    assert "--hidden" in capsys.readouterr().err
+    assert main(["train", "--momentum", "1.5", "--no-progress"]) == 2
+    assert "momentum" in capsys.readouterr().err
+    assert main(["train", "--alpha", "-1", "--no-progress"]) == 2
+    assert "alpha" in capsys.readouterr().err
 
 
 def test_train_shows_a_progress_bar_by_default(capsys) -> None:

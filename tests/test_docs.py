@@ -242,6 +242,7 @@ def test_make_figures_script_writes_every_picture(tmp_path: Path) -> None:
         "sgd-variants.png",
         "optimizers.png",
         "train-plot.png",
+        "estimator-loss-curves.png",
     }
     assert written == expected
     committed = {p.name for p in (DOCS / "img").glob("*.png")}

@@ -92,9 +92,21 @@ def _modes(backend: Backend) -> list[str]:
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_train_equals_the_plain_loop(
-    backend: Backend, to_xp: Any, config: tuple[int, int | None, bool]
+    backend: Backend,
+    to_xp: Any,
+    config: tuple[int, int | None, bool],
+    request: pytest.FixtureRequest,
 ) -> None:
     n, batch_size, shuffle = config
+    if backend.library == "dask" and batch_size == 1:
+        reason = (
+            "Dask bug, not xpnet's: x[i] with i = dask.array.from_array(np.array([0])) (int64) "
+            "reports shape (n, ...) instead of (1, ...), so the reference loop's batch of "
+            "sample 0 divides by n; xpnet's own Dask driver indexes chunks with NumPy (its "
+            "batch_size=1 training is checked against NumPy in test_dask.py). Not run: the "
+            "lazy plain loop recomputes its whole history at every step (35 s)"
+        )
+        request.applymarker(pytest.mark.xfail(run=False, reason=reason))
     X_np, y_np = _data(n=n)
     X, y = to_xp(X_np, dtype="float64"), to_xp(y_np)
     params = xpnet.init_params(5, 7, 4, xp=xpnet.namespace(backend.library), dtype="float64")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import Backend, assert_close, finite_floats, snapshot, to_backend
+from helpers import Backend, assert_close, finite_floats, materialize, snapshot, to_backend
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -394,7 +394,7 @@ def test_layers_that_do_not_chain(backend: Backend) -> None:
 def test_targets_of_the_wrong_kind(backend: Backend, loss, target, error, pattern) -> None:
     X, _, layers = _small(backend)
     with pytest.raises(error, match=pattern):
-        xpnet.loss_and_grad(X, to_backend(target, backend), layers, loss=loss)
+        materialize(xpnet.loss_and_grad(X, to_backend(target, backend), layers, loss=loss))
 
 
 @pytest.mark.parametrize(
@@ -409,7 +409,7 @@ def test_targets_of_the_wrong_kind(backend: Backend, loss, target, error, patter
 def test_bad_sample_weights(backend: Backend, weights, error, pattern) -> None:
     X, y, layers = _small(backend)
     with pytest.raises(error, match=pattern):
-        xpnet.loss_and_grad(X, y, layers, sample_weight=to_backend(weights, backend))
+        materialize(xpnet.loss_and_grad(X, y, layers, sample_weight=to_backend(weights, backend)))
 
 
 def test_bad_init_layers_arguments() -> None:

@@ -28,6 +28,7 @@ BROADCAST_ERRORS = {
     "array_api_strict": ValueError,
     "torch": RuntimeError,
     "jax": ValueError,
+    "dask": ValueError,
 }
 
 A_324 = np.arange(3 * 2 * 4).reshape([3, 2, 4])

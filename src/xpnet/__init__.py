@@ -13,7 +13,9 @@ Examples
 True
 """
 
-from . import datasets, gradcheck, losses, optim
+from typing import TYPE_CHECKING, Any
+
+from . import datasets, gradcheck, losses, optim, testing
 from .backends import (
     BACKENDS,
     asarray,
@@ -34,6 +36,7 @@ from .functional import (
     softmax,
 )
 from .gradcheck import autograd_grad, max_relative_error, numerical_grad
+from .io import load, save
 from .losses import loss_grad, loss_value
 from .mlp import (
     Layer,
@@ -49,12 +52,17 @@ from .mlp import (
 )
 from .optim import History, constant_lr, inverse_time_lr, sgd_step, train
 
+if TYPE_CHECKING:  # imported on first use (scikit-learn is slow to import): see __getattr__
+    from .estimators import MLPClassifier, MLPRegressor
+
 __version__ = "0.1.0"
 
 __all__ = [
     "BACKENDS",
     "History",
     "Layer",
+    "MLPClassifier",
+    "MLPRegressor",
     "Params",
     "__version__",
     "asarray",
@@ -73,6 +81,7 @@ __all__ = [
     "init_params",
     "inverse_time_lr",
     "jax_x64_enabled",
+    "load",
     "log_softmax",
     "logistic",
     "loss_and_grad",
@@ -88,8 +97,20 @@ __all__ = [
     "predict_proba",
     "relu",
     "relu_grad",
+    "save",
     "sgd_step",
     "softmax",
+    "testing",
     "to_numpy",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The estimators import scikit-learn and SciPy: only when first used, so that
+    # ``import xpnet`` stays light.
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'xpnet' has no attribute {name!r}")

@@ -20,14 +20,21 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import device, is_jax_namespace, is_numpy_namespace, is_torch_namespace
+from ._compat import (
+    device,
+    is_dask_namespace,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+)
 from .backends import asarray, to_numpy
 
 Array = Any
 Namespace = Any
 Step = Callable[..., tuple[Any, Array, Array]]
 #: ``run(params, X, y, order, size, lrs) -> (params, loss_sum, hits)``: one epoch.
-EpochRunner = Callable[[Any, Array, Array, "np.ndarray | None", int, Sequence[float]], Any]
+#: ``order``: a sample order (NumPy indices), a Dask ``ChunkOrder``, or None (as stored).
+EpochRunner = Callable[[Any, Array, Array, Any, int, Sequence[float]], Any]
 
 #: ``auto``: the fastest driver of the backend (the compiled epoch on JAX, eager elsewhere);
 #: ``none``: eager; ``jit``: each step compiled (``jax.jit``, ``torch.compile`` on torch);
@@ -39,6 +46,10 @@ def epoch_runner(step: Step, xp: Namespace, mode: str) -> EpochRunner:
     """The function that runs one epoch of ``step`` on ``xp`` in compile ``mode``."""
     if mode not in COMPILE_MODES:
         raise ValueError(f"compile: unknown mode {mode!r}; use one of {COMPILE_MODES}")
+    if is_dask_namespace(xp):
+        from ._dask import DaskEpoch
+
+        return DaskEpoch(step, xp)
     if is_jax_namespace(xp) and mode != "none":
         return _jax_runner(step, xp, per_step=mode == "jit")
     if is_torch_namespace(xp) and mode == "jit":
@@ -272,3 +283,21 @@ def _torch_compiled_runner(step: Step, xp: Namespace) -> EpochRunner:
         return params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))
 
     return run
+
+
+# --- one function of arrays, compiled where the backend compiles ------------------------------
+
+
+def take_rows(x: Array, idx: Array, *, xp: Namespace) -> Array:
+    """Rows ``idx`` of ``x`` (``index_select`` on torch, ``take`` elsewhere)."""
+    return _take_fn(xp)(x, idx)
+
+
+def compiled(fn: Callable[..., Any], xp: Namespace) -> Callable[..., Any]:
+    """``fn`` under ``jax.jit`` on JAX (its arguments traced, ``None`` static), as it is
+    elsewhere: eager NumPy and torch pay no compilation for a loop of small steps."""
+    if is_jax_namespace(xp):
+        import jax
+
+        return jax.jit(fn)
+    return fn

@@ -11,34 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-INITS = ("he", "lecture")
-LAYER_INITS = ("he", "glorot", "lecture")
-
-
-def draw_init(
-    input_dim: int, hidden_dim: int, output_dim: int, *, seed: int, init: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(W1, b1, W2, b2)`` in float64.
-
-    ``"lecture"`` replays the slides: ``np.random.seed(seed)`` then four
-    ``randn`` draws in the order W1, b1, W2, b2. ``"he"`` draws
-    ``W1 ~ N(0, 2/d)`` (He et al., for the ReLU layer), ``W2 ~ N(0, 1/H)`` (the
-    linear output layer) and zero biases, so activations keep their scale for
-    any input size.
-    """
-    if init == "lecture":
-        legacy = np.random.RandomState(seed)
-        W1 = legacy.randn(input_dim, hidden_dim)
-        b1 = legacy.randn(hidden_dim)
-        W2 = legacy.randn(hidden_dim, output_dim)
-        b2 = legacy.randn(output_dim)
-        return W1, b1, W2, b2
-    if init == "he":
-        rng = np.random.default_rng(seed)
-        W1 = rng.standard_normal((input_dim, hidden_dim)) * np.sqrt(2.0 / input_dim)
-        W2 = rng.standard_normal((hidden_dim, output_dim)) * np.sqrt(1.0 / hidden_dim)
-        return W1, np.zeros(hidden_dim), W2, np.zeros(output_dim)
-    raise ValueError(f"init: unknown initialisation {init!r}; use one of {INITS}")
+INITS = ("he", "glorot", "lecture")
 
 
 def draw_layers(
@@ -46,10 +19,11 @@ def draw_layers(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``[(W_1, b_1), ..., (W_L, b_L)]`` in float64 for ``sizes = (d, H_1, ..., K)``.
 
-    ``"he"`` follows :func:`draw_init` layer by layer (so ``(d, H, K)`` gives exactly its
-    draws): ``N(0, 2 / fan_in)`` for hidden layers, ``N(0, 1 / fan_in)`` for the output layer,
-    zero biases. ``"glorot"`` is :func:`glorot_uniform` of ``RandomState(seed)``.
-    ``"lecture"``: ``RandomState(seed).randn`` for each weight, then its bias.
+    ``"he"`` (He et al.): ``N(0, 2 / fan_in)`` for the ReLU layers, ``N(0, 1 / fan_in)`` for
+    the linear output layer, zero biases, so activations keep their scale for any input size.
+    ``"glorot"`` is :func:`glorot_uniform` of ``RandomState(seed)``. ``"lecture"`` replays the
+    slides: ``np.random.seed(seed)``, then ``randn`` for each weight and then its bias (for
+    ``(d, H, K)``: W1, b1, W2, b2, the slides' order).
     """
     pairs = list(itertools.pairwise(sizes))
     if init == "he":
@@ -70,7 +44,7 @@ def draw_layers(
         return [
             (legacy.randn(fan_in, fan_out), legacy.randn(fan_out)) for fan_in, fan_out in pairs
         ]
-    raise ValueError(f"init: unknown initialisation {init!r}; use one of {LAYER_INITS}")
+    raise ValueError(f"init: unknown initialisation {init!r}; use one of {INITS}")
 
 
 def glorot_uniform(

@@ -3,6 +3,7 @@
 Examples::
 
     python -m xpnet train --backend torch --epochs 300
+    python -m xpnet train --hidden 64,32 --activation tanh --optimizer adam --lr 0.01
     python -m xpnet compare
     python -m xpnet bench --quick
 """
@@ -15,10 +16,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from . import datasets
-from .backends import BACKENDS, available_backends, canonical_backend, namespace, to_numpy
-from .mlp import Params, init_params, predict
-from .optim import History, inverse_time_lr, train
+from . import _cli_check, datasets
+from .backends import BACKENDS, _spec_named, available_backends, namespace, to_numpy
+from .mlp import _leaves, init_layers, init_params, predict
+from .optim import SGD, Adam, History, inverse_time_lr, train
 
 _LOSS_PLACES = 6
 
@@ -29,6 +30,17 @@ def _enable_x64_if_needed(backend: str, dtype: str) -> None:
         import jax
 
         jax.config.update("jax_enable_x64", True)
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """``"64,32"`` -> ``(64, 32)``; argparse reports the ValueError as a usage error."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected H or H1,H2,... got {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"hidden widths must be >= 1, got {text!r}")
+    return widths
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +60,32 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="samples per SGD step: omit for full batch, 1 for single-sample SGD",
     )
-    parser.add_argument("--hidden", type=int, default=10, help="hidden units H (default 10)")
+    parser.add_argument(
+        "--hidden",
+        type=_widths,
+        default=(10,),
+        help="hidden units: H for the lecture's one hidden layer (default 10), or widths "
+        "H1,H2,... for a deeper network",
+    )
+    parser.add_argument(
+        "--activation",
+        choices=("relu", "tanh", "logistic", "identity"),
+        default="relu",
+        help="hidden activation (default relu, the lecture's)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default="sgd",
+        help="update rule (default sgd, the lecture's; with --momentum for momentum SGD)",
+    )
+    parser.add_argument(
+        "--momentum", type=float, default=0.0, help="SGD momentum mu in [0, 1) (default 0)"
+    )
+    parser.add_argument("--nesterov", action="store_true", help="Nesterov's momentum (SGD)")
+    parser.add_argument(
+        "--alpha", type=float, default=0.0, help="L2 penalty alpha >= 0 (default 0)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and batch order")
     parser.add_argument(
         "--init",
@@ -105,6 +142,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="comma-separated backends to compare (default: all installed)",
     )
 
+    for name, what in (
+        ("fit", "fit an MLPClassifier/MLPRegressor on a CSV or .npz file"),
+        ("predict", "predict with a saved model, as CSV"),
+    ):
+        commands.add_parser(
+            name, help=f"{what} (see `python -m xpnet {name} --help`)", add_help=False
+        )
+    _cli_check.add_parser(commands)
     commands.add_parser(
         "bench",
         help="run the benchmarks (see `python -m xpnet bench --help`)",
@@ -113,21 +158,22 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace, backend: str, *, progress: bool) -> tuple[Params, History, Any]:
+def _run(args: argparse.Namespace, backend: str, *, progress: bool) -> tuple[Any, History, Any]:
     _enable_x64_if_needed(backend, args.dtype)
     X, y = datasets.load_iris_2d(backend=backend, dtype=args.dtype, device=args.device)
     n_classes = int(to_numpy(y).max()) + 1
-    params = init_params(
-        X.shape[1],
-        args.hidden,
-        n_classes,
-        xp=namespace(backend),
-        seed=args.seed,
-        dtype=args.dtype,
-        device=args.device,
-        init=args.init,
-    )
-    lr = inverse_time_lr(args.lr, args.decay) if args.decay > 0 else args.lr
+    xp = namespace(backend)
+    options = dict(seed=args.seed, dtype=args.dtype, device=args.device, init=args.init)
+    params: Any
+    if len(args.hidden) == 1:  # the lecture's network, as its Params
+        params = init_params(X.shape[1], args.hidden[0], n_classes, xp=xp, **options)
+    else:
+        params = init_layers((X.shape[1], *args.hidden, n_classes), xp=xp, **options)
+    if args.optimizer == "adam":
+        optimizer: Any = Adam(args.lr)
+    else:
+        optimizer = SGD(args.lr, momentum=args.momentum, nesterov=args.nesterov)
+    lr = inverse_time_lr(args.lr, args.decay) if args.decay > 0 else None
     params, history = train(
         X,
         y,
@@ -137,17 +183,34 @@ def _run(args: argparse.Namespace, backend: str, *, progress: bool) -> tuple[Par
         batch_size=args.batch_size,
         seed=args.seed,
         progress=progress,
+        optimizer=optimizer,
+        activation=args.activation,
+        alpha=args.alpha,
     )
     return params, history, (X, y)
 
 
-def _final_metrics(params: Params, data: Any) -> tuple[float, float]:
+def _final_metrics(params: Any, data: Any, args: argparse.Namespace) -> tuple[float, float]:
     from .gradcheck import mean_loss
 
     X, y = data
-    loss = float(mean_loss(X, y, params))
-    accuracy = float((to_numpy(predict(X, params)) == to_numpy(y)).mean())
+    loss = float(mean_loss(X, y, params, activation=args.activation, alpha=args.alpha))
+    accuracy = float(
+        (to_numpy(predict(X, params, activation=args.activation)) == to_numpy(y)).mean()
+    )
     return loss, accuracy
+
+
+def _describe(args: argparse.Namespace) -> str:
+    sizes = "-".join(str(h) for h in (2, *args.hidden, 3))
+    if args.optimizer == "adam":
+        rule = f"Adam lr {args.lr}"
+    elif args.momentum:
+        rule = f"{'Nesterov ' if args.nesterov else ''}momentum {args.momentum} SGD lr {args.lr}"
+    else:
+        rule = f"SGD lr {args.lr}"
+    l2 = f", alpha {args.alpha}" if args.alpha else ""
+    return f"{sizes} {args.activation} network, {rule}{l2}"
 
 
 def _installed_backends(names: Sequence[str] | None) -> list[str]:
@@ -155,7 +218,7 @@ def _installed_backends(names: Sequence[str] | None) -> list[str]:
     installed = available_backends()
     if names is None:
         return installed
-    chosen = [canonical_backend(name.strip()) for name in names]
+    chosen = [_spec_named(name.strip(), "backend").name for name in names]
     missing = [name for name in chosen if name not in installed]
     if missing:
         raise ValueError(f"backend: {missing} not installed; installed: {installed}")
@@ -166,13 +229,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     backend = _installed_backends([args.backend])[0]
     batch = "full batch" if args.batch_size is None else f"batches of {args.batch_size}"
     print(
-        f"xpnet: training a 2-{args.hidden}-3 ReLU network on iris (150 samples, 2 features) "
-        f"with {backend}, {args.dtype}, {batch}, lr {args.lr}, {args.epochs} epochs"
+        f"xpnet: training a {_describe(args)} on iris (150 samples, 2 features) "
+        f"with {backend}, {args.dtype}, {batch}, {args.epochs} epochs"
     )
     start = time.perf_counter()
     params, history, data = _run(args, backend, progress=not args.no_progress)
     seconds = time.perf_counter() - start
-    loss, accuracy = _final_metrics(params, data)
+    loss, accuracy = _final_metrics(params, data, args)
     first = history.loss[0] if len(history) else float("nan")
     print(f"loss      {first:.4f} -> {loss:.4f}  (mean cross-entropy on all 150 samples)")
     print(f"accuracy  {accuracy:.1%}  ({round(accuracy * 150)} of 150 training samples)")
@@ -181,7 +244,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.plot:
         from .plot import save_training_plot
 
-        save_training_plot(args.plot, data[0], data[1], params, history, title=backend)
+        save_training_plot(
+            args.plot,
+            data[0],
+            data[1],
+            params,
+            history,
+            title=backend,
+            activation=args.activation,
+        )
         print(f"plot      {args.plot}")
     return 0
 
@@ -191,8 +262,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     chosen = _installed_backends(args.backends.split(",") if args.backends else None)
     print(
-        f"xpnet compare: iris, 2-{args.hidden}-3, seed {args.seed}, {args.dtype}, "
-        f"{args.epochs} epochs, lr {args.lr}, "
+        f"xpnet compare: iris, {_describe(args)}, seed {args.seed}, {args.dtype}, "
+        f"{args.epochs} epochs, "
         f"{'full batch' if args.batch_size is None else f'batch {args.batch_size}'}"
     )
     rows = []
@@ -201,8 +272,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         params, history, data = _run(args, backend, progress=False)
         seconds = time.perf_counter() - start
-        loss, accuracy = _final_metrics(params, data)
-        host = [to_numpy(p).astype(np.float64) for p in params]
+        loss, accuracy = _final_metrics(params, data, args)
+        host = [to_numpy(p).astype(np.float64) for p in _leaves(params)[0]]
         if reference is None:
             reference = host
         diff = max(float(np.max(np.abs(a - b))) for a, b in zip(host, reference))
@@ -247,8 +318,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return int(bench_main(argv[1:]) or 0)
+    if argv[:1] in (["fit"], ["predict"]):
+        from ._cli_fit import main as fit_main
+
+        return fit_main(argv)
     args = _build_parser().parse_args(argv)
     try:
+        if hasattr(args, "run"):
+            return int(args.run(args))
         if args.command == "train":
             return _cmd_train(args)
         return _cmd_compare(args)

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from . import _validation as check
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
 
-__all__ = ["load_digits", "load_iris_2d", "make_blobs"]
+__all__ = ["load_digits", "load_iris_2d", "make_blobs", "make_classification_dask"]
 
 Array = Any
 
@@ -22,8 +23,11 @@ def _place(
 ) -> tuple[Array, Array]:
     xp = namespace(backend)
     target = resolve_dtype(xp, dtype) or default_float_dtype(xp)
-    return asarray(X, backend=xp, dtype=target, device=device), asarray(
-        y.astype(np.int64), backend=xp, device=device
+    if not check.is_floating(target, xp=xp):
+        raise TypeError(f"dtype: X must have a real floating dtype, got {target}")
+    backend = backend if isinstance(backend, str) else xp  # by name: that backend's hooks
+    return asarray(X, backend=backend, dtype=target, device=device), asarray(
+        y.astype(np.int64), backend=backend, device=device
     )
 
 
@@ -97,6 +101,17 @@ def make_blobs(
     least ``8 * spread`` from the others, so the classes do not overlap: four standard
     deviations of margin on each side.
 
+    Parameters
+    ----------
+    n_samples, n_features, n_classes : int
+        Each at least 1.
+    seed : int
+        In ``[0, 2**32)``; draws the centres and the points.
+    spread : float
+        The standard deviation of each blob, a finite number > 0.
+    backend, dtype, device
+        As for :func:`load_iris_2d`.
+
     Examples
     --------
     >>> import xpnet
@@ -107,6 +122,11 @@ def make_blobs(
     """
     from sklearn.datasets import make_blobs as sklearn_blobs
 
+    for value, name in ((n_samples, "n_samples"), (n_features, "n_features")):
+        check.check_positive_int(value, name)
+    n_classes = check.check_positive_int(n_classes, "n_classes")
+    seed = check.check_seed(seed)
+    spread = check.check_real(spread, "spread", low=0.0, strict=True)
     centres = _separated_centres(n_classes, n_features, 8.0 * spread, seed=seed)
     X, y = sklearn_blobs(
         n_samples=n_samples, centers=centres, cluster_std=spread, random_state=seed
@@ -132,3 +152,97 @@ def _separated_centres(k: int, d: int, min_distance: float, *, seed: int) -> np.
         if misses == 1000:
             half, misses = half * 1.25, 0
     return np.stack(centres)
+
+
+def make_classification_dask(
+    n_samples: int,
+    n_features: int,
+    n_classes: int,
+    *,
+    chunks: int = 100_000,
+    seed: int = 0,
+    dtype: Any = "float32",
+    class_sep: float = 1.0,
+) -> tuple[Array, Array]:
+    """A labelled data set as lazy Dask arrays, generated chunk by chunk from the seed.
+
+    Each class ``k`` has a centre ``c_k ~ N(0, (2 class_sep)^2 / d)`` per feature (drawn from
+    ``seed``); a sample of class ``y`` is ``c_y`` plus noise of mean 0 and variance 1 in
+    every feature (uniform on ``[-sqrt(3), sqrt(3)]``: five times cheaper to draw than
+    normal noise, which matters when the data are made anew each epoch), its label drawn
+    uniformly. Chunk ``i`` (``chunks`` rows, the last one smaller) is drawn from
+    ``default_rng([seed, i])`` only: its content depends on nothing but the seed and its
+    index, so any chunk can be (re)computed alone, on any worker, in any order, and the
+    whole set never exists in memory at once. ``X`` and ``y`` of one chunk come from one
+    task, so computing both reads the chunk once.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_classes : int
+        ``n`` rows, ``d`` features, ``K >= 2`` classes.
+    chunks : int
+        Rows per chunk.
+    seed : int
+        Seed of the centres and of every chunk.
+    dtype : str or dtype
+        Floating dtype of ``X`` (``"float32"`` or ``"float64"``); ``y`` is int64.
+    class_sep : float
+        Scale of the distances between the class centres (in units of the noise).
+
+    Returns
+    -------
+    X : dask.array.Array, shape (n, d), chunks ``(chunks, d)``
+    y : dask.array.Array of int64, shape (n,), the same row chunks
+
+    Examples
+    --------
+    >>> import xpnet
+    >>> X, y = xpnet.datasets.make_classification_dask(1000, 4, 3, chunks=300, seed=0)
+    >>> X.chunks
+    ((300, 300, 300, 100), (4,))
+    >>> X.blocks[1].compute().shape, y.blocks[3].compute().shape
+    ((300, 4), (100,))
+    """
+    import dask
+    import dask.array as da
+
+    from ._validation import check_num_classes, check_positive_int
+
+    check_positive_int(n_samples, "n_samples")
+    check_positive_int(n_features, "n_features")
+    check_num_classes(n_classes, "n_classes")
+    check_positive_int(chunks, "chunks")
+    check_positive_int(seed, "seed", allow_zero=True)
+    if isinstance(class_sep, bool) or not isinstance(class_sep, (int, float)) or class_sep < 0:
+        raise ValueError(f"class_sep: must be a number >= 0, got {class_sep!r}")
+    resolved = np.dtype(resolve_dtype(namespace("numpy"), dtype))
+    if resolved.kind != "f":
+        raise TypeError(f"dtype: expected a floating dtype, got {resolved}")
+    centres = np.random.default_rng(seed).standard_normal((n_classes, n_features))
+    centres *= 2.0 * class_sep / np.sqrt(n_features)
+    starts = range(0, n_samples, chunks)
+    parts = [
+        dask.delayed(_classification_chunk, pure=True)(
+            centres, seed, i, min(chunks, n_samples - start), resolved
+        )
+        for i, start in enumerate(starts)
+    ]
+    rows = [min(chunks, n_samples - start) for start in starts]
+    X = da.concatenate(
+        [da.from_delayed(p[0], (r, n_features), dtype=resolved) for p, r in zip(parts, rows)]
+    )
+    y = da.concatenate([da.from_delayed(p[1], (r,), dtype=np.int64) for p, r in zip(parts, rows)])
+    return X, y
+
+
+def _classification_chunk(
+    centres: np.ndarray, seed: int, index: int, rows: int, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk ``index`` of :func:`make_classification_dask`: a function of its arguments only."""
+    rng = np.random.default_rng([seed, index])
+    y = rng.integers(0, centres.shape[0], size=rows, dtype=np.int64)
+    half_width = np.sqrt(3.0)  # uniform on [-a, a] has variance a^2 / 3
+    X = rng.random((rows, centres.shape[1]), dtype=np.float32).astype(dtype, copy=False)
+    X *= 2.0 * half_width
+    X += (centres - half_width).astype(dtype)[y]
+    return X, y

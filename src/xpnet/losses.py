@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from . import _validation as check
-from ._compat import array_namespace
+from ._compat import array_namespace, is_dask_array
 from .functional import _log_softmax, _logistic, _one_hot
 
 __all__ = ["LOSSES", "Loss", "loss_grad", "loss_value"]
@@ -118,6 +118,7 @@ def target_matrix(
     """
     if loss.labels:
         check.check_labels(y, name, n=n, num_classes=num_outputs, xp=xp)
+        y = check.folded(y, check.check_label_values, name=name, num_classes=num_outputs)
         return _one_hot(y, num_outputs, dtype=dtype, xp=xp)
     check.check_array(y, name)
     if y.ndim == 1 and num_outputs == 1:
@@ -134,11 +135,15 @@ def target_matrix(
     elif y.dtype != dtype:
         raise TypeError(f"{name}: dtype {y.dtype} differs from the logits' {dtype}")
     check.check_finite(y, name, xp=xp)
+    y = check.folded(y, check.check_finite, name=name)  # Dask: checked in the graph
     if loss.name == "binary_cross_entropy":
-        check.check_value_range(y, name, low=0.0, high=1.0, what="targets", xp=xp)
+        bounds: dict[str, Any] = {"low": 0.0, "high": 1.0, "what": "targets"}
     elif loss.name == "poisson":
-        check.check_value_range(y, name, low=0.0, high=None, what="Poisson targets", xp=xp)
-    return y
+        bounds = {"low": 0.0, "high": None, "what": "Poisson targets"}
+    else:
+        return y
+    check.check_value_range(y, name, **bounds, xp=xp)
+    return check.folded(y, check.check_value_range, name=name, **bounds)
 
 
 def sample_weights(
@@ -162,6 +167,14 @@ def sample_weights(
     check.check_finite(w, "sample_weight", xp=xp)
     check.check_value_range(w, "sample_weight", low=0.0, high=None, what="weights", xp=xp)
     check.check_positive_total(w, "sample_weight", xp=xp)
+    if is_dask_array(w):  # the same checks, in the graph
+        from ._dask import checked_positive_total
+
+        w = check.folded(w, check.check_finite, name="sample_weight")
+        w = check.folded(
+            w, check.check_value_range, name="sample_weight", low=0.0, high=None, what="weights"
+        )
+        w = checked_positive_total(w, name="sample_weight")
     return w
 
 
@@ -184,16 +197,18 @@ def _loss_sum_and_delta(
 
 def _check_logits(z: Array, y: Array, sample_weight: Array | None, loss: Any) -> tuple:
     spec = get_loss(loss)
-    xp = array_namespace(z, y, sample_weight, names=("z", "y", "sample_weight"))
+    # sample_weight=None means "no weights"; z and y must be arrays (None included).
+    arrays, names = [z, y], ["z", "y"]
+    if sample_weight is not None:
+        arrays.append(sample_weight)
+        names.append("sample_weight")
+    xp = array_namespace(*arrays, names=tuple(names))
     check.check_floating(z, "z", ndim=2, xp=xp)
     check.check_nonempty(z, "z")
     n, k = z.shape
     if spec.labels:
         check.check_num_classes(int(k), "z.shape[1]")
-    check.check_same_device(
-        [a for a in (z, y, sample_weight) if a is not None],
-        [s for s, a in (("z", z), ("y", y), ("sample_weight", sample_weight)) if a is not None],
-    )
+    check.check_same_device(arrays, names)
     target = target_matrix(y, spec, n=n, num_outputs=k, dtype=z.dtype, xp=xp)
     weights = sample_weights(sample_weight, n=n, dtype=z.dtype, xp=xp)
     return spec, target, weights, xp

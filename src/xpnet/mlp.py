@@ -26,11 +26,12 @@ gradients in the form they were given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import array_namespace, device
-from ._rng import draw_init, draw_layers
+from ._rng import draw_layers
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
 from .functional import Activation, get_activation
 from .losses import Loss, _loss_sum_and_delta, get_loss, output, sample_weights, target_matrix
@@ -66,9 +67,6 @@ class Params(NamedTuple):
     b2: Array
 
 
-_PARAM_NAMES = ("params.W1", "params.b1", "params.W2", "params.b2")
-
-
 def init_params(
     input_dim: int,
     hidden_dim: int,
@@ -95,10 +93,10 @@ def init_params(
         Default: the backend's default floating dtype (float32 for torch).
     device : optional
         Device of the result, e.g. ``"cuda"``.
-    init : {"he", "lecture"}
+    init : {"he", "lecture", "glorot"}
         ``"he"``: ``W1 ~ N(0, 2/d)``, ``W2 ~ N(0, 1/H)``, zero biases (suits ReLU
         networks of any input size). ``"lecture"``: the slides' ``np.random.seed(seed)``
-        and ``randn`` draws, reproduced exactly.
+        and ``randn`` draws, reproduced exactly. ``"glorot"``: as :func:`init_layers`.
 
     Examples
     --------
@@ -112,10 +110,15 @@ def init_params(
     for value, name in ((input_dim, "input_dim"), (hidden_dim, "hidden_dim")):
         check.check_positive_int(value, name)
     check.check_num_classes(output_dim, "output_dim")
-    target = namespace(xp if xp is not None else "numpy")
-    resolved = resolve_dtype(target, dtype) or default_float_dtype(target)
-    arrays = draw_init(input_dim, hidden_dim, output_dim, seed=seed, init=init)
-    return Params(*(asarray(a, backend=target, dtype=resolved, device=device) for a in arrays))
+    (W1, b1), (W2, b2) = init_layers(
+        (input_dim, hidden_dim, output_dim),
+        xp=xp,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+        init=init,
+    )
+    return Params(W1, b1, W2, b2)
 
 
 class Layer(NamedTuple):
@@ -165,20 +168,36 @@ def init_layers(
     >>> [tuple(layer.W.shape) for layer in layers]
     [(4, 16), (16, 8), (8, 3)]
     """
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes: expected a sequence of ints, got {type(sizes).__name__}")
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        # an array of sizes is refused on every backend alike (torch's would hold tensors)
+        raise TypeError(
+            f"sizes: expected a sequence of ints (a tuple or list), got {type(sizes).__name__}"
+        )
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least (inputs, outputs), got {tuple(sizes)}")
     for i, size in enumerate(sizes):
         check.check_positive_int(size, f"sizes[{i}]")
     check.check_seed(seed)
-    target = namespace(xp if xp is not None else "numpy")
+    backend = xp if xp is not None else "numpy"  # a name keeps its registered hooks
+    target = _namespace_of(backend, "xp")
     resolved = resolve_dtype(target, dtype) or default_float_dtype(target)
     arrays = draw_layers(tuple(sizes), seed=seed, init=init)
     return tuple(
-        Layer(*(asarray(a, backend=target, dtype=resolved, device=device) for a in pair))
+        Layer(*(asarray(a, backend=backend, dtype=resolved, device=device) for a in pair))
         for pair in arrays
     )
+
+
+def _namespace_of(backend: Any, name: str) -> Namespace:
+    """:func:`xpnet.namespace` of an argument called ``name`` (``xp`` here), so its errors
+    start with that name rather than ``backend``."""
+    try:
+        return namespace(backend)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if message.startswith("backend:"):
+            raise type(exc)(f"{name}:{message[len('backend:') :]}") from None
+        raise
 
 
 # --- the two forms of parameters ----------------------------------------------------------
@@ -259,10 +278,14 @@ class _Checked(NamedTuple):
     weights: Array | None
 
 
+#: ``_check_model``'s ``y`` when the call has no targets (``None`` is a malformed ``y``).
+_NO_TARGETS: Any = object()
+
+
 def _check_model(
     X: Array,
     params: Model,
-    y: Array | None = None,
+    y: Any = _NO_TARGETS,
     *,
     activation: Any = "relu",
     loss: Any = "cross_entropy",
@@ -281,7 +304,7 @@ def _check_model(
             f"got a tuple of {len(arrays)} arrays"
         )
     all_arrays, all_names = [X, *arrays], ["X", *names]
-    if y is not None:
+    if y is not _NO_TARGETS:
         all_arrays.append(y)
         all_names.append("y")
     if sample_weight is not None:
@@ -295,7 +318,7 @@ def _check_model(
         check.check_num_classes(int(k), f"{names[-2]}.shape[1]")
     check.check_same_device(all_arrays, all_names)
     target = weights = None
-    if y is not None:
+    if y is not _NO_TARGETS:
         check.check_nonempty(X, "X")
         n = X.shape[0]
         target = target_matrix(y, spec, n=n, num_outputs=k, dtype=X.dtype, xp=xp)
@@ -616,6 +639,7 @@ def predict_proba(
         )
     xp = checked.xp
     check.check_finite(X, "X", xp=xp)
+    X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
     z = _forward(X, checked.layers, activation=checked.activation, xp=xp)[1]
     return output(z, checked.loss, xp=xp)
 
@@ -638,6 +662,7 @@ def predict(
     checked = _check_model(X, params, activation=activation, loss=loss)
     xp = checked.xp
     check.check_finite(X, "X", xp=xp)
+    X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
     z = _forward(X, checked.layers, activation=checked.activation, xp=xp)[1]
     return _predictions(z, checked.loss, xp=xp)
 

@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import _validation as check
-from ._compat import array_namespace, device
+from ._compat import array_namespace, device, is_dask_array
+from ._dask import check_chunks, check_known_chunks, chunk_orders
 from ._drivers import epoch_runner, read_back
 from ._rng import epoch_orders
+from ._sharding import data_parallel, replicate, sharded_step
 from .functional import _one_hot
 from .losses import LOSSES
 from .mlp import _check_model, _leaves, _like, _loss_sum_and_grad
@@ -76,8 +78,7 @@ def _check_pair(params: Any, grads: Any, other: str = "grads") -> Namespace:
         raise ValueError(f"{other}: has {len(g_arrays)} arrays but params has {len(p_arrays)}")
     xp = array_namespace(*p_arrays, *g_arrays, names=(*p_names, *g_names))
     for p_name, g_name, p, g in zip(p_names, g_names, p_arrays, g_arrays):
-        check.check_floating(p, p_name, xp=xp)
-        check.check_floating(g, g_name, xp=xp)
+        check.check_floating(p, p_name, xp=xp)  # g: an array (array_namespace), p's dtype below
         if tuple(p.shape) != tuple(g.shape):
             raise ValueError(f"{g_name}: shape {tuple(g.shape)} differs from {tuple(p.shape)}")
         if g.dtype != p.dtype:
@@ -323,6 +324,9 @@ class constant_lr:
 
     lr: float
 
+    def __post_init__(self) -> None:
+        check.check_real(self.lr, "lr", low=0.0)
+
     def __call__(self, t: int) -> float:
         return self.lr
 
@@ -345,13 +349,24 @@ class inverse_time_lr:
     lr: float
     decay: float = 0.01
 
+    def __post_init__(self) -> None:
+        check.check_real(self.lr, "lr", low=0.0)
+        check.check_real(self.decay, "decay", low=0.0)
+
     def __call__(self, t: int) -> float:
         return self.lr / (1.0 + self.decay * t)
 
 
 def _as_schedule(lr: float | Schedule) -> Schedule:
     if callable(lr):
-        return lr
+        schedule = lr
+
+        def checked(t: int) -> float:
+            rate = schedule(t)
+            _check_lr(rate)  # a schedule that returns junk is named, not met deep in a step
+            return rate
+
+        return checked
     if isinstance(lr, bool) or not isinstance(lr, (int, float)):
         raise TypeError(f"lr: expected a number or a schedule t -> eta_t, got {type(lr).__name__}")
     if not (math.isfinite(lr) and lr >= 0):
@@ -364,7 +379,7 @@ def _as_schedule(lr: float | Schedule) -> Schedule:
 
 def minibatches(
     n: int, batch_size: int | None = None, *, seed: int = 0, shuffle: bool = True
-) -> Iterator[list[range | Any]]:
+) -> Iterator[list[Any]]:
     """The sample indices of each epoch's minibatches, as NumPy arrays, epoch after epoch.
 
     Drawn on the host from ``seed``, so every backend sees the same order. The
@@ -377,7 +392,14 @@ def minibatches(
     >>> [b.tolist() for b in next(epochs)]
     [[0, 1], [2, 3], [4]]
     """
-    size = n if batch_size is None else batch_size
+    n = check.check_positive_int(n, "n")
+    size = n if batch_size is None else check.check_positive_int(batch_size, "batch_size")
+    check.check_seed(seed)
+    check.check_bool(shuffle, "shuffle")
+    return _minibatches(n, size, seed=seed, shuffle=shuffle)  # checked now, not at next()
+
+
+def _minibatches(n: int, size: int, *, seed: int, shuffle: bool) -> Iterator[list[Any]]:
     for order in epoch_orders(n, seed=seed, shuffle=shuffle):
         yield [order[start : start + size] for start in range(0, n, size)]
 
@@ -474,6 +496,7 @@ def train(
     activation: str = "relu",
     loss: str = "cross_entropy",
     alpha: float = 0.0,
+    devices: Any = None,
 ) -> tuple[Any, History]:
     """Train the network; return the final parameters and the per-epoch history.
 
@@ -519,6 +542,18 @@ def train(
     activation, loss, alpha
         As for :func:`loss_and_grad`. For regression losses ``History.accuracy`` stays
         empty.
+    devices : sequence of jax devices, int or jax.sharding.Mesh, optional
+        JAX data parallelism: the samples of every batch split over these devices (the
+        first ``N`` of ``jax.devices()`` for an int), the parameters replicated, the
+        gradients all-reduced by XLA; the samples and the batch size must divide evenly.
+        Data already sharded over several devices trains there without ``devices``.
+
+    Notes
+    -----
+    On Dask arrays (row chunks holding whole samples), full-batch training runs each epoch
+    as one map-reduce over the chunks and one ``persist``; with a ``batch_size`` the chunks
+    are streamed to this process in a seeded order (chunks, then rows within a chunk)
+    while the next one is computed. See the "Scaling out" guide.
 
     Examples
     --------
@@ -529,13 +564,25 @@ def train(
     >>> history.loss[-1] < history.loss[0]
     True
     """
+    for name, array in (("X", X), ("y", y)):
+        if is_dask_array(array):  # before the shape checks, which need the sizes
+            check_known_chunks(array, name)
+    X, y, params, devices = data_parallel(
+        X, y, params, devices=devices, batch_size=batch_size, compile=compile
+    )
     checked = _check_model(X, params, y, activation=activation, loss=loss, alpha=alpha)
     xp = checked.xp
+    if is_dask_array(X):
+        check_chunks(X, y)
     check.check_finite(X, "X", xp=xp)
     check.check_positive_int(epochs, "epochs", allow_zero=True)
     if batch_size is not None:
         check.check_positive_int(batch_size, "batch_size")
     check.check_seed(seed)
+    check.check_bool(shuffle, "shuffle")
+    check.check_bool(progress, "progress")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
     if lr is not None:
         schedule = _as_schedule(lr)
     if optimizer is None:
@@ -552,16 +599,20 @@ def train(
         checked.loss.name,
         float(alpha),
     )
-    run_epoch = epoch_runner(step, xp, compile)
+    run_epoch = epoch_runner(sharded_step(step, devices), xp, compile)
     classifier = checked.loss.output_name in ("softmax", "logistic")
     labels = y if checked.loss.labels else checked.target
     user_params = params
-    params = (checked.layers, optimizer._init(checked.layers))
+    params = replicate((checked.layers, optimizer._init(checked.layers)), devices)
     n = X.shape[0]
     size = n if batch_size is None or batch_size >= n else batch_size
     steps = -(-n // size)
     # Same draws as `minibatches`: one permutation per epoch, only when there is an order.
-    orders = epoch_orders(n, seed=seed, shuffle=True) if shuffle and size < n else None
+    orders: Iterator[Any] | None = None
+    if shuffle and size < n:
+        orders = epoch_orders(n, seed=seed, shuffle=True)
+        if is_dask_array(X):  # streamed chunk by chunk: an order of chunks, then of rows
+            orders = chunk_orders(X.chunks[0], seed=seed, shuffle=True)
     history = History()
     bar = _progress_bar(epochs, progress)
     # Unless a callback or the progress bar needs each epoch's numbers at once, the epoch

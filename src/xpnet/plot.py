@@ -20,7 +20,7 @@ import numpy as np
 
 from ._compat import device
 from .backends import asarray, backend_name, to_numpy
-from .mlp import Params, predict
+from .mlp import Params, _leaves, predict
 from .optim import History
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ def plot_decision_regions(
     resolution: int = 300,
     margin: float = 0.5,
     title: str | None = None,
+    activation: str = "relu",
 ) -> Axes:
     """Colour the plane by the class the network predicts; scatter the samples on top.
 
@@ -120,7 +121,7 @@ def plot_decision_regions(
         Inputs with two features (the lecture's iris plane).
     y : array of int of shape (n,)
         Labels, used to colour the samples.
-    params : Params
+    params : Params or tuple of Layer
         A trained (or untrained) network with 2 inputs.
     resolution : int
         Grid points along each axis.
@@ -128,6 +129,8 @@ def plot_decision_regions(
         How far the grid extends beyond the samples.
     title : str, optional
         Title of the axes.
+    activation : str
+        The network's hidden activation (see :func:`xpnet.forward`).
 
     Returns
     -------
@@ -149,15 +152,16 @@ def plot_decision_regions(
     if X_host.ndim != 2 or X_host.shape[1] != 2:
         raise ValueError(f"X: decision regions need 2 features, got shape {X_host.shape}")
     xx, yy = _plane_grid(X_host, resolution, margin)
-    W1 = params.W1
+    arrays = _leaves(params)[0]
+    W1 = arrays[0]
     grid = asarray(
         np.column_stack([xx.ravel(), yy.ravel()]),
         backend=backend_name(W1),
         dtype=W1.dtype,
         device=device(W1),
     )
-    regions = to_numpy(predict(grid, params)).reshape(xx.shape)
-    n_classes = int(params.W2.shape[1])
+    regions = to_numpy(predict(grid, params, activation=activation)).reshape(xx.shape)
+    n_classes = int(arrays[-2].shape[1])
     colors = [COLORS[k % len(COLORS)] for k in range(n_classes)]
     ax.contourf(xx, yy, regions, levels=np.arange(n_classes + 1) - 0.5, colors=colors, alpha=0.25)
     ax.contour(xx, yy, regions, levels=np.arange(1, n_classes) - 0.5, colors="k", linewidths=0.6)
@@ -316,6 +320,7 @@ def save_training_plot(
     *,
     title: str | None = None,
     dpi: int = 120,
+    activation: str = "relu",
 ) -> Path:
     """Save one figure of a training run: the decision regions and the loss curve.
 
@@ -330,7 +335,7 @@ def save_training_plot(
         The training inputs (two features).
     y : array of int of shape (n,)
         The training labels.
-    params : Params
+    params : Params or tuple of Layer
         The trained parameters.
     history : History
         What :func:`xpnet.train` returned with them.
@@ -338,6 +343,8 @@ def save_training_plot(
         A title for the figure, e.g. the backend's name.
     dpi : int
         Resolution of raster formats.
+    activation : str
+        The network's hidden activation.
 
     Returns
     -------
@@ -357,10 +364,15 @@ def save_training_plot(
     """
     figure, axes = new_figure(1, 2, size=(5.0, 4.2))
     y_host = to_numpy(y)
-    predicted = to_numpy(predict(X, params))
+    predicted = to_numpy(predict(X, params, activation=activation))
     accuracy = float(np.mean(predicted == y_host)) if y_host.size else float("nan")
     plot_decision_regions(
-        axes[0, 0], X, y, params, title=f"decision regions (training accuracy {accuracy:.1%})"
+        axes[0, 0],
+        X,
+        y,
+        params,
+        title=f"decision regions (training accuracy {accuracy:.1%})",
+        activation=activation,
     )
     axes[0, 0].legend(loc="upper right", fontsize=8)
     final = f" (last epoch {history.loss[-1]:.4f})" if len(history) else ""

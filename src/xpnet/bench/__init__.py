@@ -74,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
         "--workloads",
         default=None,
         help="comma-separated workloads among iris, digits, large, deep and loop (the lecture "
-        "as a user writes it: a loop of public calls) (default: all)",
+        "as a user writes it: a loop of public calls) (default: all); "
+        "`--workload out-of-core` runs the Dask out-of-core benchmark instead (see "
+        "`python -m xpnet bench --workload out-of-core --help`)",
     )
     parser.add_argument(
         "--repeats",
@@ -669,6 +671,10 @@ def _say(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m xpnet bench``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from . import _out_of_core
+
+    if _out_of_core.requested(argv):  # data larger than memory, on a Dask cluster
+        return _out_of_core.main(argv)
     args = _parser().parse_args(argv)
     try:
         report = run(args, argv)

@@ -1,0 +1,408 @@
+"""Dask: the same network on chunked arrays, on one machine or a ``dask.distributed`` cluster.
+
+The math is the generic Array-API code of :mod:`xpnet.mlp` and :mod:`xpnet.optim`, run on
+array-api-compat's wrapper of ``dask.array``: every operation builds a task graph over the
+row chunks of ``X`` and nothing is computed until asked. This module only decides *how*
+training drives it (the per-backend part, like :mod:`xpnet._drivers` for the others):
+
+- **full batch**: each epoch is one map-reduce over the row chunks (the forward and the
+  hand-derived backward run chunk by chunk; the gradient sums ``X^T dJ/dh`` are tree
+  reductions across chunks) and one ``dask.persist`` of the new parameters, its loss and its
+  hit count. The parameters are small and persisted, so the graph of epoch ``t + 1`` starts
+  from values, not from the graph of epoch ``t``: it does not grow with the epochs.
+- **minibatches, out of core**: the row chunks are streamed to the training process in a
+  seeded order (the chunk order and the row order inside each chunk drawn from the seed),
+  the next chunk computed in the background while the current one trains; each chunk is
+  read once per epoch. The steps are the NumPy ones, so with the same sample order the
+  result is that of in-memory NumPy training.
+
+Value checks that need data (labels in ``[0, K)``, finite inputs) are folded into the
+graph (:func:`checked_labels`): a bad chunk fails loudly when it is computed, naming the
+argument, and there is no extra pass over the data to look for it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Array = Any
+Namespace = Any
+
+
+def is_dask(x: Any) -> bool:
+    """True for a ``dask.array.Array`` (without importing Dask when it is not loaded)."""
+    from array_api_compat import is_dask_array
+
+    return bool(is_dask_array(x))
+
+
+# --- checks at the boundary: chunk structure (no data needed) ------------------------------
+
+
+def check_known_chunks(x: Array, name: str) -> None:
+    """``x`` has known chunk sizes (a boolean mask, for one, leaves them NaN)."""
+    if any(math.isnan(c) for axis in x.chunks for c in axis):
+        raise ValueError(
+            f"{name}: has unknown (NaN) chunk sizes {x.chunks}; call "
+            f"{name}.compute_chunk_sizes() (or build it with known sizes) first"
+        )
+
+
+def check_chunks(X: Array, y: Array | None = None, *, name: str = "X") -> None:
+    """``X`` is chunked along rows only, with known chunk sizes; ``y`` has ``X``'s row chunks.
+
+    A chunked feature axis is refused rather than rechunked behind the user's back:
+    merging the feature chunks multiplies the memory of every row chunk, a choice the
+    user should make (``X.rechunk({1: -1})``).
+    """
+    check_known_chunks(X, name)
+    if X.ndim == 2 and len(X.chunks[1]) > 1:
+        raise ValueError(
+            f"{name}: is chunked along the feature axis (column chunks {X.chunks[1]}); each "
+            f"row chunk must hold whole samples. Rechunk it with {name}.rechunk({{1: -1}})"
+        )
+    if y is None or not is_dask(y):
+        return
+    check_known_chunks(y, "y")
+    if y.ndim >= 1 and tuple(y.chunks[0]) != tuple(X.chunks[0]):
+        raise ValueError(
+            f"y: its chunks {y.chunks[0]} differ from {name}'s row chunks {X.chunks[0]}; "
+            f"rechunk one of them, e.g. y = y.rechunk({name}.chunks[0])"
+        )
+
+
+# --- value checks folded into the graph ----------------------------------------------------
+
+
+def _checked_block(block: np.ndarray, *, check: Callable[..., None]) -> np.ndarray:
+    from ._compat import array_namespace
+
+    check(block, xp=array_namespace(block))
+    return block
+
+
+def fold_check(x: Array, check: Callable[..., None]) -> Array:
+    """``x`` with ``check(chunk, xp=...)`` run on each chunk when it is computed."""
+    return x.map_blocks(_checked_block, check=check, dtype=x.dtype, meta=x._meta)
+
+
+def checked_labels(y: Array, num_classes: int, *, name: str = "y") -> Array:
+    """``y`` with the range check of its labels folded into its graph."""
+    from ._validation import check_label_values
+
+    check = functools.partial(check_label_values, name=name, num_classes=num_classes)
+    return fold_check(y, check)
+
+
+def checked_finite(X: Array, *, name: str = "X") -> Array:
+    """``X`` with the check for NaN and inf folded into its graph."""
+    from ._validation import check_finite
+
+    return fold_check(X, functools.partial(check_finite, name=name))
+
+
+def checked_positive_total(w: Array, *, name: str) -> Array:
+    """``w`` whose every chunk waits for the check ``sum(w) > 0`` (a reduction over ``w``
+    inside the graph, with no extra pass over the data ``X``)."""
+    import dask.array as da
+
+    after = functools.partial(_after_positive_total, name=name)
+    return da.blockwise(after, "i", w, "i", da.sum(w), "", dtype=w.dtype, meta=w._meta)
+
+
+def _after_positive_total(block: np.ndarray, total: np.ndarray, *, name: str) -> np.ndarray:
+    if not total > 0:
+        raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
+    return block
+
+
+# --- the sample order of an epoch over chunks -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkOrder:
+    """One epoch's sample order over a row-chunked data set, without an index per sample.
+
+    The chunks are visited in the order ``blocks``; the rows of the ``k``-th visited chunk
+    in the order ``default_rng(seeds[k]).permutation(rows)``, or ``rows_of_one`` for a data
+    set in one chunk, or in their stored order when neither is given. :meth:`indices`
+    spells the order out, sample by sample, for tests and for in-memory training on it.
+    """
+
+    chunks: tuple[int, ...]
+    blocks: np.ndarray
+    seeds: np.ndarray | None = None
+    rows_of_one: np.ndarray | None = None
+
+    def rows(self, k: int) -> np.ndarray | None:
+        """The order of the rows inside the ``k``-th visited chunk (None: as stored)."""
+        if self.rows_of_one is not None:
+            return self.rows_of_one
+        if self.seeds is None:
+            return None
+        count = self.chunks[int(self.blocks[k])]
+        return np.random.default_rng(int(self.seeds[k])).permutation(count)
+
+    def indices(self) -> np.ndarray:
+        """The global sample order, one index per row (``n`` integers: for small data)."""
+        starts = np.cumsum((0, *self.chunks))
+        parts = []
+        for k, block in enumerate(self.blocks):
+            rows = self.rows(k)
+            local = np.arange(self.chunks[int(block)]) if rows is None else rows
+            parts.append(starts[int(block)] + local)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def chunk_orders(chunks: Sequence[int], *, seed: int, shuffle: bool) -> Iterator[ChunkOrder]:
+    """One :class:`ChunkOrder` per epoch, forever, drawn from ``seed``.
+
+    Each epoch draws a permutation of the chunks, then one seed per chunk for the order
+    of its rows (so an order costs a few numbers per chunk, not one per sample). A data set
+    in one chunk (it fits in memory) gets the permutation in-memory training draws
+    (:func:`xpnet._rng.epoch_orders`), so it trains exactly as a NumPy array would.
+    """
+    from ._rng import epoch_orders
+
+    chunks = tuple(int(c) for c in chunks)
+    if shuffle and len(chunks) == 1:
+        for order in epoch_orders(chunks[0], seed=seed, shuffle=True):
+            yield ChunkOrder(chunks, np.zeros(1, dtype=np.int64), rows_of_one=order)
+    rng = np.random.default_rng(seed)
+    while True:
+        if not shuffle:
+            yield ChunkOrder(chunks, np.arange(len(chunks)))
+            continue
+        blocks = rng.permutation(len(chunks))
+        yield ChunkOrder(chunks, blocks, rng.integers(0, 2**63 - 1, size=len(chunks)))
+
+
+def stream_chunks(
+    X: Array, y: Array, order: ChunkOrder, *, num_classes: int | None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The chunks of ``(X, y)`` as NumPy arrays, in ``order``, each computed once.
+
+    The next chunk is computed (by the current Dask scheduler: threads, or the workers of
+    a ``distributed.Client``) in a background thread while the caller works on the current
+    one. Each chunk's labels and values are checked as it arrives.
+    """
+    import dask
+
+    from ._compat import array_namespace
+    from ._validation import check_finite, check_label_values
+
+    np_xp = array_namespace(np.zeros(0))
+
+    # One Delayed per row chunk, made once: computing X.blocks[i] would slice and optimise
+    # the whole array's graph again for every chunk (0.5 s a chunk at 240 chunks).
+    whole = {i: -1 for i in range(1, y.ndim)}
+    X_parts = X.to_delayed(optimize_graph=False).reshape(-1)
+    y_parts = (y.rechunk(whole) if whole else y).to_delayed(optimize_graph=False).reshape(-1)
+
+    def load(k: int) -> tuple[np.ndarray, np.ndarray]:
+        block = int(order.blocks[k])
+        X_chunk, y_chunk = dask.compute(X_parts[block], y_parts[block])
+        if num_classes is not None:
+            check_label_values(y_chunk, "y", num_classes=num_classes, xp=np_xp)
+        check_finite(X_chunk, "X", xp=np_xp)
+        rows = order.rows(k)
+        if rows is None:
+            return X_chunk, y_chunk
+        return X_chunk[rows], y_chunk[rows]
+
+    count = len(order.blocks)
+    if count == 0:
+        return
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="xpnet-prefetch") as pool:
+        pending = pool.submit(load, 0)
+        for k in range(count):
+            current = pending.result()
+            if k + 1 < count:
+                pending = pool.submit(load, k + 1)
+            yield current
+
+
+def stream_batches(
+    chunks: Iterator[tuple[np.ndarray, np.ndarray]], size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Minibatches of ``size`` consecutive rows of the stream of chunks (the last may be
+    smaller); a batch spans two chunks where a chunk boundary falls inside it, so the
+    batches are those of in-memory training on the concatenated stream."""
+    carry: list[tuple[np.ndarray, np.ndarray]] = []
+    carried = 0
+    for X_chunk, y_chunk in chunks:
+        start, rows = 0, X_chunk.shape[0]
+        if carried:
+            start = min(size - carried, rows)
+            carry.append((X_chunk[:start], y_chunk[:start]))
+            carried += start
+            if carried < size:
+                continue
+            yield _concat(carry)
+            carry, carried = [], 0
+        stop = start + (rows - start) // size * size
+        for first in range(start, stop, size):
+            yield X_chunk[first : first + size], y_chunk[first : first + size]
+        if stop < rows:
+            carry, carried = [(X_chunk[stop:], y_chunk[stop:])], rows - stop
+    if carried:
+        yield _concat(carry)
+
+
+def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+# --- parameters: small pytrees of arrays, moved between Dask and the host -------------------
+
+
+def _leaves(tree: Any) -> list[Any]:
+    if isinstance(tree, tuple):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [tree]
+
+
+def _rebuild(tree: Any, leaves: Iterator[Any]) -> Any:
+    if isinstance(tree, tuple):
+        items = [_rebuild(item, leaves) for item in tree]
+        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
+    return next(leaves)
+
+
+def persist_tree(*trees: Any) -> tuple[Any, ...]:
+    """``dask.persist`` of every array in nested tuples (NamedTuples kept), in one call."""
+    import dask
+
+    leaves = dask.persist(*(leaf for tree in trees for leaf in _leaves(tree)))
+    it = iter(leaves)
+    return tuple(_rebuild(tree, it) for tree in trees)
+
+
+def to_host_tree(tree: Any) -> Any:
+    """The tree with every Dask array computed into NumPy (one ``dask.compute``)."""
+    import dask
+
+    return _rebuild(tree, iter(dask.compute(*_leaves(tree))))
+
+
+def from_host_tree(tree: Any) -> Any:
+    """The tree with every NumPy array wrapped as a one-chunk Dask array."""
+    import dask.array as da
+
+    return _rebuild(tree, iter(da.from_array(np.asarray(leaf)) for leaf in _leaves(tree)))
+
+
+# --- the epoch runner -----------------------------------------------------------------------
+
+
+Step = Callable[..., tuple[Any, Array, Array]]
+
+
+class DaskEpoch:
+    """One epoch of a generic step on Dask arrays: full batch (a map-reduce over the chunks
+    and one persist), or minibatches streamed chunk by chunk to NumPy steps here.
+
+    The step is :mod:`xpnet.optim`'s ``step(carry, X, y, lr, *, xp)`` with ``carry =
+    (layers, optimizer state)``; ``y`` holds labels (1-D integers: range-checked in the
+    graph) or target rows.
+    """
+
+    pipelined = False
+
+    def __init__(self, step: Step, xp: Namespace) -> None:
+        from ._compat import array_namespace
+
+        self.step, self.xp = step, xp
+        self.host_xp = array_namespace(np.zeros(0))
+
+    def __call__(
+        self,
+        carry: Any,
+        X: Array,
+        y: Array,
+        order: ChunkOrder | None,
+        size: int,
+        lrs: Sequence[float],
+    ) -> tuple[Any, Array, Array]:
+        check_chunks(X, y)
+        labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+        num_classes = int(carry[0][-1][0].shape[1]) if labels else None
+        if order is None and size >= X.shape[0]:
+            return self.full_batch(carry, X, y, lrs[0], num_classes=num_classes)
+        if order is None:
+            order = next(chunk_orders(X.chunks[0], seed=0, shuffle=False))
+        return self.streamed(carry, X, y, order, size, lrs, num_classes=num_classes)
+
+    def full_batch(
+        self, carry: Any, X: Array, y: Array, lr: float, *, num_classes: int | None
+    ) -> tuple[Any, Array, Array]:
+        X = checked_finite(X)
+        if num_classes is not None:
+            y = checked_labels(y, num_classes)
+        new_carry, loss_sum, hits = self.step(carry, X, y, lr, xp=self.xp)
+        result: tuple[Any, Array, Array] = persist_tree(new_carry, loss_sum, hits)
+        return result
+
+    def streamed(
+        self,
+        carry: Any,
+        X: Array,
+        y: Array,
+        order: ChunkOrder,
+        size: int,
+        lrs: Sequence[float],
+        *,
+        num_classes: int | None,
+    ) -> tuple[Any, Array, Array]:
+        import dask.array as da
+
+        host = to_host_tree(carry)
+        losses, hits = [], []
+        chunks = stream_chunks(X, y, order, num_classes=num_classes)
+        for i, (X_batch, y_batch) in enumerate(stream_batches(chunks, size)):
+            host, batch_loss, batch_hits = self.step(
+                host, X_batch, y_batch, lrs[i], xp=self.host_xp
+            )
+            losses.append(batch_loss)
+            hits.append(batch_hits)
+        loss_sum, hit_count = np.sum(np.stack(losses)), np.sum(np.stack(hits))
+        return from_host_tree(host), da.from_array(loss_sum), da.from_array(hit_count)
+
+
+# --- the backend's hooks (registered as "dask" in xpnet.backends) ------------------------------
+
+
+def row_chunks(ndim: int, chunks: Any = None) -> Any:
+    """Dask's chunks for new data: the given ones, or automatic row chunks that hold whole
+    samples (every other axis in one chunk), as training needs."""
+    if chunks is not None:
+        return chunks
+    return {0: "auto", **dict.fromkeys(range(1, ndim), -1)}
+
+
+def from_numpy(
+    data: np.ndarray, *, xp: Namespace, dtype: Any, device: Any, chunks: Any = None
+) -> Array:
+    """Host data as a Dask array (``chunks``: as ``dask.array.from_array`` takes them;
+    default: automatic row chunks)."""
+    import dask.array as da
+
+    if device not in (None, "cpu"):
+        raise ValueError(f"device: Dask arrays of NumPy chunks live on 'cpu', got {device!r}")
+    if dtype is not None:
+        data = data.astype(dtype, copy=False)
+    return da.from_array(data, chunks=row_chunks(data.ndim, chunks))
+
+
+def to_numpy(x: Array) -> np.ndarray:
+    """``x`` computed (by the current scheduler) into one NumPy array."""
+    return np.asarray(x.compute())

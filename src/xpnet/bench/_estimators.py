@@ -1,0 +1,130 @@
+"""scikit-learn's ``MLPClassifier`` against xpnet's, fitting the same data the same way.
+
+Both estimators do exactly the same work (same draws, same batches, same number of
+epochs: their numbers agree), so the ratio of their fit times is the price or the gain of
+xpnet's code path alone. Two workloads, from the issue "xpnet.MLPClassifier and
+xpnet.MLPRegressor":
+
+* *large*: ``MLPClassifier(hidden_layer_sizes=(256,), solver="adam", batch_size=256,
+  max_iter=3)`` on the synthetic 60000 x 784 float32 set of :mod:`xpnet.bench.workloads`,
+  with NumPy input and with each other backend's input;
+* *digits*: ``MLPClassifier(random_state=0)`` (every default) on scikit-learn's digits.
+
+Run it as ``python -m xpnet.bench._estimators [--n 60000] [--repeats 3]``. Every case is
+run once untimed (JAX compiles), then the cases are timed in interleaved rounds and the
+median is kept, so that load from elsewhere hits them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..backends import asarray, available_backends
+from ._timing import block
+from .workloads import synthetic
+
+__all__ = ["estimator_speed"]
+
+LARGE: dict[str, Any] = dict(
+    hidden_layer_sizes=(256,), solver="adam", batch_size=256, max_iter=3, random_state=0
+)
+
+
+def _fit(estimator: Any, X: Any, y: Any) -> Callable[[], Any]:
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+
+    def run() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted = clone(estimator).fit(X, y)
+        return block(fitted.coefs_[-1])
+
+    return run
+
+
+def _cases(n: int, backends: Sequence[str]) -> dict[tuple[str, str], Callable[[], Any]]:
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    from ..estimators import MLPClassifier
+
+    X, y = synthetic(n, 784, 10, seed=0, dtype="float32")
+    cases = {("large", "scikit-learn"): _fit(SklearnMLP(**LARGE), X, y)}
+    for backend in backends:
+        X_b, y_b = (
+            (X, y)
+            if backend == "numpy"
+            else (asarray(X, backend=backend), asarray(y, backend=backend))
+        )
+        cases[("large", f"xpnet {backend}")] = _fit(MLPClassifier(**LARGE), X_b, y_b)
+    X_digits, y_digits = load_digits(return_X_y=True)
+    cases[("digits", "scikit-learn")] = _fit(SklearnMLP(random_state=0), X_digits, y_digits)
+    cases[("digits", "xpnet numpy")] = _fit(MLPClassifier(random_state=0), X_digits, y_digits)
+    return cases
+
+
+def estimator_speed(
+    *,
+    n: int = 60000,
+    repeats: int = 3,
+    backends: Sequence[str] | None = None,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Median fit seconds of each case and scikit-learn's time over xpnet's (> 1: faster).
+
+    ``backends``: the inputs given to xpnet on *large* (default: every installed backend
+    but array-api-strict, which is slow on purpose).
+    """
+    chosen = [b for b in available_backends() if b != "array_api_strict"]
+    cases = _cases(n, chosen if backends is None else list(backends))
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in cases}
+    first: dict[tuple[str, str], float] = {}
+    for round_ in range(repeats + 1):  # round 0: warm-up (JAX compiles), timed separately
+        for key, run in cases.items():
+            start = time.perf_counter()
+            run()
+            seconds = time.perf_counter() - start
+            if round_:
+                samples[key].append(seconds)
+            else:
+                first[key] = seconds
+            label = f"round {round_}" if round_ else "warm-up"
+            progress(f"{key[0]:7s} {key[1]:16s} {label}: {seconds:.2f} s")
+    medians = {key: statistics.median(values) for key, values in samples.items()}
+    ratios = {
+        key: medians[(key[0], "scikit-learn")] / seconds
+        for key, seconds in medians.items()
+        if key[1] != "scikit-learn"
+    }
+    return {
+        "n": n,
+        "repeats": repeats,
+        "median_seconds": {" / ".join(k): v for k, v in medians.items()},
+        "first_seconds": {" / ".join(k): v for k, v in first.items()},
+        "sklearn_over_xpnet": {" / ".join(k): v for k, v in ratios.items()},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xpnet.bench._estimators")
+    parser.add_argument("--n", type=int, default=60000, help="samples of the large set")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backends", default=None, help="comma-separated inputs for xpnet")
+    args = parser.parse_args(argv)
+    backends = None if args.backends is None else args.backends.split(",")
+    result = estimator_speed(n=args.n, repeats=args.repeats, backends=backends)
+    print("\nmedian fit time, and scikit-learn's time / xpnet's (> 1: xpnet is faster)")
+    for key, seconds in result["median_seconds"].items():
+        ratio = result["sklearn_over_xpnet"].get(key)
+        print(f"  {key:28s} {seconds:8.2f} s" + ("" if ratio is None else f"   x{ratio:.2f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

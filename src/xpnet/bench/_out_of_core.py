@@ -1,0 +1,414 @@
+"""``python -m xpnet bench --workload out-of-core``: training on more data than memory holds.
+
+On a ``dask.distributed.LocalCluster`` (worker processes), a data set from
+:func:`xpnet.datasets.make_classification_dask` (120,000,000 x 64 float32 by default:
+30.7 GB, generated chunk by chunk on the workers, never all in memory) is trained on for
+
+* one **full-batch** epoch: one map-reduce over the row chunks, one ``persist``;
+* one **streamed minibatch** epoch: the chunks streamed to this process in a seeded order,
+  the next one computed while the current one trains;
+
+with the same ``xpnet.train`` that trains in-memory arrays. Next to it, the same two epochs on
+an in-memory NumPy subset (``--numpy-rows``) give the rows per second of the same code
+without Dask, and the ratio Dask / NumPy. The resident memory of every process (this one,
+which runs the scheduler, the nannies and the streamed steps; each worker) is sampled every
+0.5 s, and its kernel-recorded peak (``VmHWM``) read as it goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+WORKLOAD = "out-of-core"
+GiB = 1024**3
+
+
+def requested(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` asks for this workload (``--workload out-of-core``)."""
+    for i, arg in enumerate(argv):
+        name, _, value = arg.partition("=")
+        if name in ("--workload", "--workloads"):
+            value = value or (argv[i + 1] if i + 1 < len(argv) else "")
+            if WORKLOAD in value.split(","):
+                return True
+    return False
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m xpnet bench --workload out-of-core",
+        description=(
+            "One full-batch and one streamed minibatch epoch of xpnet.train on a Dask data set "
+            "larger than memory, on a LocalCluster, with the peak memory of every process, "
+            "next to the same code on an in-memory NumPy subset."
+        ),
+    )
+    add = parser.add_argument
+    add("--workload", "--workloads", dest="workload", default=WORKLOAD, help=argparse.SUPPRESS)
+    add("--rows", type=int, default=120_000_000, help="samples n (default 120,000,000)")
+    add("--features", type=int, default=64, help="features d (default 64)")
+    add("--hidden", type=int, default=32, help="hidden units H (default 32)")
+    add("--classes", type=int, default=10, help="classes K (default 10)")
+    add("--chunk-rows", type=int, default=500_000, help="rows per chunk (default 500,000)")
+    add("--batch-size", type=int, default=4096, help="minibatch size (default 4096)")
+    add("--workers", type=int, default=2, help="worker processes, 1 thread each (default 2)")
+    add("--memory-limit", default="3.5GiB", help="Dask memory limit per worker (3.5GiB)")
+    add("--numpy-rows", type=int, default=4_000_000, help="rows of the NumPy subset (4e6)")
+    add("--json", metavar="FILE", default=None, help="also write the report as JSON to FILE")
+    add("--markdown", metavar="FILE", default=None, help="also write the table to FILE")
+    add("--plot", metavar="FILE", default=None, help="draw memory per process over time")
+    return parser
+
+
+# --- memory of every process ----------------------------------------------------------------
+
+
+def _peak_rss(pid: int) -> int | None:
+    """The kernel's record of a process's peak resident memory (``VmHWM``), in bytes."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _role(proc: Any, main_pid: int) -> str:
+    if proc.pid == main_pid:
+        return "main (client, scheduler, streamed steps)"
+    try:
+        cmdline = " ".join(proc.cmdline())
+    except Exception:  # the process may be gone
+        return "other"
+    if "spawn_main" in cmdline or "forkserver" in cmdline:
+        return "dask worker"  # the nannies run in the main process; each spawns a worker
+    return "other"
+
+
+class MemorySampler:
+    """Samples the RSS of this process and of the processes it is told to track (the
+    cluster's workers) every ``interval`` seconds."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import psutil
+
+        self.psutil, self.interval = psutil, interval
+        self.main = psutil.Process(os.getpid())
+        self.samples: list[tuple[float, dict[int, int]]] = []
+        self.roles: dict[int, str] = {}
+        self.hwm: dict[int, int] = {}
+        self.start = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="xpnet-memory")
+        self.marks: list[tuple[float, str]] = []
+        self.tracked: list[Any] = []
+
+    def track(self, pids: Sequence[int]) -> None:
+        """Sample these processes too (this run's workers, not other clusters')."""
+        self.tracked += [self.psutil.Process(pid) for pid in pids]
+
+    def _processes(self) -> list[Any]:
+        return [self.main, *self.tracked]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        now, rss = time.perf_counter() - self.start, {}
+        for proc in self._processes():
+            try:
+                rss[proc.pid] = proc.memory_info().rss
+                if proc.pid not in self.roles:
+                    self.roles[proc.pid] = _role(proc, self.main.pid)
+                peak = _peak_rss(proc.pid)
+                if peak is not None:
+                    self.hwm[proc.pid] = max(peak, self.hwm.get(proc.pid, 0))
+            except self.psutil.Error:
+                continue
+        self.samples.append((now, rss))
+
+    def mark(self, label: str) -> None:
+        self.marks.append((time.perf_counter() - self.start, label))
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def peaks(self) -> list[dict[str, Any]]:
+        """Per process: its role, the largest sampled RSS and the kernel's peak (VmHWM)."""
+        result = []
+        for pid, role in sorted(self.roles.items(), key=lambda item: (item[1], item[0])):
+            sampled = max((s.get(pid, 0) for _, s in self.samples), default=0)
+            peak = max(self.hwm.get(pid, 0), sampled)
+            result.append({"pid": pid, "role": role, "sampled_peak": sampled, "peak": peak})
+        return result
+
+    def series(self) -> dict[str, Any]:
+        pids = sorted(self.roles)
+        return {
+            "t": [t for t, _ in self.samples],
+            "rss": {str(pid): [s.get(pid, 0) for _, s in self.samples] for pid in pids},
+            "roles": {str(pid): self.roles[pid] for pid in pids},
+            "marks": self.marks,
+        }
+
+
+# --- the runs -------------------------------------------------------------------------------
+
+
+def _dask_params(layers: Any) -> Any:
+    import dask.array as da
+
+    import xpnet
+
+    return tuple(xpnet.Layer(da.from_array(W), da.from_array(b)) for W, b in layers)
+
+
+def _epoch(X: Any, y: Any, params: Any, batch_size: int | None) -> float:
+    import xpnet
+
+    start = time.perf_counter()
+    trained, history = xpnet.train(X, y, params, epochs=1, lr=0.05, batch_size=batch_size, seed=0)
+    seconds = time.perf_counter() - start
+    if not np.isfinite(history.loss[0]):
+        raise RuntimeError(f"the epoch's loss is {history.loss[0]}")
+    return seconds
+
+
+def _system(argv: Sequence[str]) -> dict[str, Any]:
+    """What the run ran on (without importing torch or JAX, which would weigh on memory)."""
+    import datetime
+    import platform
+
+    import dask
+    import distributed
+
+    from ._system import _cpu_model, _load_average
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": "python -m xpnet bench " + " ".join(argv),
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": _load_average(),
+        "versions": {
+            "numpy": np.__version__,
+            "dask": dask.__version__,
+            "distributed": distributed.__version__,
+        },
+    }
+
+
+def run(args: argparse.Namespace, argv: Sequence[str] = (), say: Any = print) -> dict[str, Any]:
+    import dask
+    import distributed
+    from threadpoolctl import threadpool_limits
+
+    import xpnet
+
+    n, d = args.rows, args.features
+    layers = xpnet.init_layers((d, args.hidden, args.classes), seed=0, dtype="float32")
+    X, y = xpnet.datasets.make_classification_dask(
+        n, d, args.classes, chunks=args.chunk_rows, seed=0, dtype="float32"
+    )
+    data_bytes = n * d * 4 + n * 8
+    report: dict[str, Any] = {
+        "workload": WORKLOAD,
+        "system": _system(argv),
+        "rows": n,
+        "features": d,
+        "hidden": args.hidden,
+        "classes": args.classes,
+        "chunk_rows": args.chunk_rows,
+        "chunks": len(X.chunks[0]),
+        "blas_threads_main_during_dask": 1,
+        "batch_size": args.batch_size,
+        "workers": args.workers,
+        "memory_limit": args.memory_limit,
+        "data_bytes": data_bytes,
+        "machine_memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+    }
+    say(f"out-of-core: {n:,} x {d} float32 ({data_bytes / GiB:.1f} GiB with labels), "
+        f"{len(X.chunks[0])} chunks, {args.workers} workers")  # fmt: skip
+    # Warm-up, untimed: the first train call imports and initialises what it needs.
+    X_small, y_small = dask.compute(X[:1000], y[:1000], scheduler="sync")
+    _epoch(X_small, y_small, layers, None)
+    _epoch(X_small, y_small, layers, 100)
+    sampler = MemorySampler()
+    # The streamed steps run here while the workers use the cores to make chunks: one BLAS
+    # thread in this process (OpenBLAS threads spinning on busy cores cost far more).
+    with sampler, threadpool_limits(1, user_api="blas"):
+        cluster = distributed.LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=args.memory_limit,
+            dashboard_address=":0",
+            silence_logs=40,
+        )
+        try:
+            with distributed.Client(cluster) as client:
+                sampler.track(list(client.run(os.getpid).values()))
+                params = _dask_params(layers)
+                # Warm-up on the cluster, untimed: the workers import what the tasks need.
+                X_tiny, y_tiny = xpnet.datasets.make_classification_dask(
+                    4000, d, args.classes, chunks=1000, seed=1, dtype="float32"
+                )
+                _epoch(X_tiny, y_tiny, params, None)
+                _epoch(X_tiny, y_tiny, params, 100)
+                sampler.mark("cluster up")
+                full = _epoch(X, y, params, None)
+                sampler.mark("full-batch epoch done")
+                say(f"  dask full batch: {full:.1f} s, {n / full:,.0f} rows/s")
+                streamed = _epoch(X, y, params, args.batch_size)
+                sampler.mark("streamed epoch done")
+                say(f"  dask streamed minibatches: {streamed:.1f} s, {n / streamed:,.0f} rows/s")
+                sampler.sample()
+        finally:
+            cluster.close()
+    report["dask"] = {
+        "full_batch_seconds": full,
+        "full_batch_rows_per_second": n / full,
+        "streamed_seconds": streamed,
+        "streamed_rows_per_second": n / streamed,
+    }
+    report["processes"] = sampler.peaks()
+    report["memory_series"] = sampler.series()
+    report["max_process_peak_bytes"] = max(p["peak"] for p in report["processes"])
+    for p in report["processes"]:
+        say(f"  peak memory {p['role']} (pid {p['pid']}): {p['peak'] / GiB:.2f} GiB")
+
+    m = min(args.numpy_rows, n)
+    X_np, y_np = dask.compute(X[:m], y[:m], scheduler="threads")
+    # NumPy's own figure: the faster of its default BLAS threads and one thread (on a busy
+    # machine spinning BLAS threads can cost more than they give), so the ratio is not
+    # flattered by a slow reference.
+    full_np, streamed_np = (
+        _epoch(X_np, y_np, layers, None),
+        _epoch(X_np, y_np, layers, args.batch_size),
+    )
+    with threadpool_limits(1, user_api="blas"):
+        full_np = min(full_np, _epoch(X_np, y_np, layers, None))
+        streamed_np = min(streamed_np, _epoch(X_np, y_np, layers, args.batch_size))
+    report["numpy"] = {
+        "rows": m,
+        "full_batch_seconds": full_np,
+        "full_batch_rows_per_second": m / full_np,
+        "minibatch_seconds": streamed_np,
+        "minibatch_rows_per_second": m / streamed_np,
+        "blas_threads": "the faster of the default and 1",
+    }
+    report["ratio_full_batch"] = (n / full) / (m / full_np)
+    report["ratio_minibatch"] = (n / streamed) / (m / streamed_np)
+    report["load_average_at_end"] = list(os.getloadavg())
+    say(f"  numpy subset of {m:,} rows: full batch {m / full_np:,.0f} rows/s, "
+        f"minibatches {m / streamed_np:,.0f} rows/s")  # fmt: skip
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The Markdown table of an out-of-core run."""
+    n, dask_, np_, system = report["rows"], report["dask"], report["numpy"], report["system"]
+    versions = system.get("versions", {})
+    lines = [
+        f"Command: `{system['command']}` ({system['date']}; {system['cpu_count']} CPUs, "
+        f"{system['cpu']}; load average {system['load_average_at_start']} at the start, "
+        f"{[round(v, 2) for v in report['load_average_at_end']]} at the end; dask "
+        f"{versions.get('dask', '?')}, numpy {versions.get('numpy', '?')}).",
+        "",
+        f"Data: {n:,} x {report['features']} float32 + int64 labels = "
+        f"{report['data_bytes'] / 1e9:.1f} GB ({report['data_bytes'] / GiB:.1f} GiB); machine "
+        f"memory {report['machine_memory_bytes'] / GiB:.1f} GiB. {report['chunks']} chunks of "
+        f"{report['chunk_rows']:,} rows; network {report['features']}-{report['hidden']}-"
+        f"{report['classes']}; minibatches of {report['batch_size']}; LocalCluster of "
+        f"{report['workers']} worker processes x 1 thread, memory limit "
+        f"{report['memory_limit']} each.",
+        "",
+        "| epoch | Dask: seconds | Dask: rows/s | NumPy in memory: rows/s "
+        f"({np_['rows']:,} rows) | Dask / NumPy |",
+        "|---|---:|---:|---:|---:|",
+        f"| full batch (map-reduce, one persist) | {dask_['full_batch_seconds']:.1f} | "
+        f"{dask_['full_batch_rows_per_second']:,.0f} | {np_['full_batch_rows_per_second']:,.0f} "
+        f"| {report['ratio_full_batch']:.2f} |",
+        f"| minibatches (chunks streamed) | {dask_['streamed_seconds']:.1f} | "
+        f"{dask_['streamed_rows_per_second']:,.0f} | {np_['minibatch_rows_per_second']:,.0f} | "
+        f"{report['ratio_minibatch']:.2f} |",
+        "",
+        "Dask's rows/s include making the data (each chunk drawn from the seed on a worker, "
+        "every epoch, as data read from disk would be); the NumPy subset is already in "
+        "memory. NumPy's figure is the faster of its default BLAS threads and one thread; "
+        "the main process runs its steps with one BLAS thread while the workers use the "
+        "cores.",
+        "",
+        "| process | peak resident memory (VmHWM) | under 4 GiB |",
+        "|---|---:|:---:|",
+    ]
+    for p in report["processes"]:
+        ok = "yes" if p["peak"] < 4 * GiB else "**no**"
+        lines.append(f"| {p['role']} (pid {p['pid']}) | {p['peak'] / GiB:.2f} GiB | {ok} |")
+    return "\n".join(lines)
+
+
+def plot_memory(report: dict[str, Any], path: str) -> None:
+    """Resident memory of each process over the run, with the epochs marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = report["memory_series"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    t = np.asarray(series["t"])
+    for pid, rss in series["rss"].items():
+        values = np.asarray(rss) / GiB
+        if values.max() < 0.05:
+            continue
+        ax.plot(t, values, label=f"{series['roles'][pid]} ({pid})", linewidth=1.2)
+    ax.axhline(4.0, color="grey", linestyle="--", linewidth=0.8, label="4 GiB target")
+    for when, label in series["marks"]:
+        ax.axvline(when, color="black", linewidth=0.5, alpha=0.5)
+        ax.annotate(label, (when, ax.get_ylim()[1]), rotation=90, va="top", ha="right", size=7)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("resident memory (GiB)")
+    ax.set_title(
+        f"{report['rows']:,} x {report['features']} float32 "
+        f"({report['data_bytes'] / GiB:.1f} GiB) on {report['workers']} Dask workers"
+    )
+    ax.legend(fontsize=7, loc="center right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(list(argv))
+    report = run(args, argv, say=lambda message: print(message, file=sys.stderr, flush=True))
+    text = format_report(report)
+    print(text)
+    if args.plot:
+        plot_memory(report, args.plot)
+    for path, content in ((args.json, json.dumps(report, indent=1)), (args.markdown, text)):
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(content + "\n")
+    return 0

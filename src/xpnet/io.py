@@ -1,0 +1,322 @@
+"""Saving and loading models as safetensors files: arrays and JSON, never pickle.
+
+A file holds the weights as named tensors (written through safetensors' NumPy API, so
+torch is not needed) and, in its metadata, one JSON document under the key ``"xpnet"``:
+the format version, the xpnet version, what the model is, and for an estimator its
+hyperparameters, classes and fitted attributes. Loading reads only tensors and JSON,
+so a file from elsewhere cannot run code; anything that is not such a file is refused
+with a ``ValueError`` that names the path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _validation as check
+from ._compat import array_namespace, is_array_api_obj
+from .backends import _spec_named, asarray, jax_x64_enabled, to_numpy
+from .mlp import Layer, Params, _leaves
+
+__all__ = ["load", "save"]
+
+#: The layout of the files written by this version of :func:`save`.
+FORMAT_VERSION = 1
+_METADATA_KEY = "xpnet"
+
+#: Fitted attributes of the estimators kept in the metadata (plain numbers, strings, lists).
+_FITTED = (
+    "n_features_in_",
+    "n_iter_",
+    "t_",
+    "n_layers_",
+    "n_outputs_",
+    "out_activation_",
+    "loss_",
+    "best_loss_",
+    "loss_curve_",
+    "validation_scores_",
+    "validation_loss_curve_",
+    "best_validation_score_",
+)
+
+
+def _check_path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or a path, got {type(path).__name__}")
+    if not str(path):
+        raise ValueError("path: expected a file name, got ''")
+    return Path(path)
+
+
+def _json_number(value: Any) -> Any:
+    """Plain JSON for a fitted number (inf and nan as strings, NumPy scalars as Python)."""
+    if isinstance(value, (list, tuple)):
+        return [_json_number(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (np.generic, float, int)) and not isinstance(value, (bool, np.bool_)):
+        value = value.item() if isinstance(value, np.generic) else value
+        if isinstance(value, float) and not math.isfinite(value):
+            return repr(value)  # "inf", "-inf", "nan"
+    return value
+
+
+def _from_json_number(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json_number(v) for v in value]
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    return value
+
+
+def _hyperparameters(estimator: Any) -> dict[str, Any]:
+    params = estimator.get_params(deep=False)
+    sizes = params["hidden_layer_sizes"]
+    params["hidden_layer_sizes"] = [
+        int(s) for s in (sizes if hasattr(sizes, "__iter__") else [sizes])
+    ]
+    state = params["random_state"]
+    if state is not None and not isinstance(state, (int, np.integer)):
+        params["random_state"] = None  # a RandomState object is no JSON; refits draw anew
+    return {k: _json_number(v) for k, v in params.items()}
+
+
+def _classes(estimator: Any, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
+    binarizer = estimator._label_binarizer
+    classes = np.asarray(binarizer.classes_)
+    info: dict[str, Any] = {"y_type": binarizer.y_type_}
+    if classes.dtype.kind in "biuf":
+        tensors["classes"] = classes
+    elif classes.dtype.kind == "U" or all(isinstance(c, str) for c in classes.tolist()):
+        info["classes"] = [str(c) for c in classes.tolist()]
+    else:
+        raise ValueError(
+            f"model: classes of type {classes.dtype} cannot be saved without pickle; "
+            "use numbers or strings as labels"
+        )
+    return info
+
+
+def save(path: str | os.PathLike[str], model: Any, /) -> Path:
+    """Write ``model`` to a safetensors file at ``path`` (no pickle).
+
+    Parameters
+    ----------
+    path : str or path
+        Where to write (conventionally ``*.safetensors``); overwritten if it exists.
+    model : MLPClassifier, MLPRegressor, tuple of Layer, or Params
+        A fitted estimator, a network's layers, or the lecture's parameters, on any
+        backend and device.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp, xpnet, tempfile, os
+    >>> layers = xpnet.init_layers((2, 3, 2), xp=xp)
+    >>> path = xpnet.save(os.path.join(tempfile.mkdtemp(), "net.safetensors"), layers)
+    >>> loaded = xpnet.load(path, backend="array_api_strict")
+    >>> bool(xp.all(loaded[0].W == layers[0].W))
+    True
+    """
+    from safetensors.numpy import save_file
+
+    from . import __version__
+    from .estimators import MLPClassifier, MLPRegressor
+
+    target = _check_path(path)
+    tensors: dict[str, np.ndarray] = {}
+    document: dict[str, Any] = {"format": FORMAT_VERSION, "xpnet_version": __version__}
+    if isinstance(model, (MLPClassifier, MLPRegressor)):
+        if not hasattr(model, "coefs_"):
+            raise ValueError(f"model: the {type(model).__name__} is not fitted; fit it first")
+        document["kind"] = type(model).__name__
+        document["params"] = _hyperparameters(model)
+        document["fitted"] = {
+            name: _json_number(getattr(model, name)) for name in _FITTED if hasattr(model, name)
+        }
+        if hasattr(model, "feature_names_in_"):
+            document["fitted"]["feature_names_in_"] = [str(n) for n in model.feature_names_in_]
+        for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
+            tensors[f"coefs.{i}"], tensors[f"intercepts.{i}"] = to_numpy(W), to_numpy(b)
+        if isinstance(model, MLPClassifier):
+            document["labels"] = _classes(model, tensors)
+    elif isinstance(model, Params):
+        _check_arrays(model)
+        document["kind"] = "Params"
+        tensors.update({name: to_numpy(a) for name, a in zip(Params._fields, model)})
+    elif isinstance(model, tuple) and model and all(isinstance(l, Layer) for l in model):
+        _check_arrays(model)
+        document["kind"] = "layers"
+        for i, (W, b) in enumerate(model):
+            tensors[f"layers.{i}.W"], tensors[f"layers.{i}.b"] = to_numpy(W), to_numpy(b)
+    else:
+        raise TypeError(
+            "model: expected a fitted MLPClassifier or MLPRegressor, a tuple of Layer or "
+            f"Params, got {type(model).__name__}"
+        )
+    contiguous = {name: np.ascontiguousarray(a) for name, a in tensors.items()}
+    if target.is_dir() or not target.parent.is_dir():
+        raise ValueError(
+            f"path: cannot write a file at {str(path)!r} (a folder, or no such folder)"
+        )
+    try:
+        save_file(contiguous, target, metadata={_METADATA_KEY: json.dumps(document)})
+    except Exception as exc:  # safetensors' own error type is private to its Rust core
+        raise ValueError(f"path: cannot write {str(path)!r} ({exc})") from None
+    return target
+
+
+def _check_arrays(model: Any) -> None:
+    """Every entry of Params or of a tuple of Layer is a real floating array, each weight
+    matrix 2-D and each bias 1-D."""
+    arrays, names = _leaves(model, "model")
+    for i, (array, name) in enumerate(zip(arrays, names)):
+        xp = array_namespace(array, names=(name,))
+        check.check_floating(array, name, ndim=1 if i % 2 else 2, xp=xp)
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The JSON document and the tensors of a file, or a ``ValueError`` naming ``path``."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise ValueError(f"path: no such file {str(path)!r}")
+    try:
+        with safe_open(path, framework="np") as file:
+            metadata = file.metadata() or {}
+            tensors = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors' own error type is private to its Rust core
+        raise ValueError(
+            f"path: {str(path)!r} is not a readable safetensors file ({exc})"
+        ) from None
+    if _METADATA_KEY not in metadata:
+        raise ValueError(f"path: {str(path)!r} was not written by xpnet.save (no xpnet metadata)")
+    try:
+        document = json.loads(metadata[_METADATA_KEY])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"path: {str(path)!r} has corrupt xpnet metadata ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("format"), int):
+        raise ValueError(f"path: {str(path)!r} has corrupt xpnet metadata (no format version)")
+    if document["format"] > FORMAT_VERSION:
+        raise ValueError(
+            f"path: {str(path)!r} has format {document['format']}, newer than this xpnet "
+            f"reads ({FORMAT_VERSION}); upgrade xpnet"
+        )
+    return document, tensors
+
+
+def _numbered(tensors: dict[str, np.ndarray], pattern: str, path: Path) -> list[np.ndarray]:
+    """``pattern.format(0)``, ``pattern.format(1)``, ... while present (at least one)."""
+    found: list[np.ndarray] = []
+    while pattern.format(len(found)) in tensors:
+        found.append(tensors[pattern.format(len(found))])
+    if not found:
+        raise ValueError(f"path: {str(path)!r} holds no tensor {pattern.format(0)!r}")
+    return found
+
+
+def load(path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = None) -> Any:
+    """Read a model written by :func:`save`, onto ``backend`` and ``device``.
+
+    Parameters
+    ----------
+    path : str or path
+        A file written by :func:`save`.
+    backend : str or namespace, optional
+        Where the arrays go (``"numpy"``, ``"torch"``, ``"jax"``, ``"array_api_strict"``);
+        default NumPy. The estimator then predicts on that backend's inputs.
+    device : str or device, optional
+        E.g. ``"cuda"``; default the backend's default device.
+
+    Returns
+    -------
+    MLPClassifier, MLPRegressor, tuple of Layer, or Params
+        What was saved, with the same weights (bit for bit) and hyperparameters.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is missing, truncated, corrupt, or not written by :func:`save`.
+    """
+    source = _check_path(path)
+    document, tensors = _read(source)
+    kind = document.get("kind")
+
+    target = "numpy" if backend is None else backend  # {} or "" are no backend
+
+    def place(a: np.ndarray) -> Any:
+        on_jax = isinstance(target, str) and _spec_named(target, "backend").name == "jax"
+        if a.dtype == np.float64 and on_jax and not jax_x64_enabled():
+            raise ValueError(
+                "backend: the model is float64 but JAX's x64 mode is off; call "
+                "jax.config.update('jax_enable_x64', True) before loading"
+            )
+        return asarray(a, backend=target, device=device)
+
+    try:
+        if kind == "layers":
+            weights = _numbered(tensors, "layers.{}.W", source)
+            biases = _numbered(tensors, "layers.{}.b", source)
+            return tuple(Layer(place(W), place(b)) for W, b in zip(weights, biases, strict=True))
+        if kind == "Params":
+            return Params(*(place(tensors[name]) for name in Params._fields))
+        if kind in ("MLPClassifier", "MLPRegressor"):
+            return _load_estimator(document, tensors, place, source)
+    except (KeyError, TypeError, ValueError) as exc:
+        if str(exc).startswith(("path:", "backend:", "device:")):
+            raise
+        raise ValueError(f"path: {str(source)!r} is not a valid xpnet model ({exc!r})") from None
+    raise ValueError(f"path: {str(source)!r} holds an unknown kind of model {kind!r}")
+
+
+def _load_estimator(
+    document: dict[str, Any], tensors: dict[str, np.ndarray], place: Any, path: Path
+) -> Any:
+    from sklearn.preprocessing import LabelBinarizer
+
+    from . import estimators
+
+    cls = getattr(estimators, document["kind"])
+    params = {k: _from_json_number(v) for k, v in document["params"].items()}
+    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    model = cls(**params)
+    for name, value in document["fitted"].items():
+        if name == "feature_names_in_":
+            model.feature_names_in_ = np.asarray(value, dtype=object)
+        else:
+            setattr(model, name, _from_json_number(value))
+    coefs = _numbered(tensors, "coefs.{}", path)
+    intercepts = _numbered(tensors, "intercepts.{}", path)
+    if len(coefs) != len(intercepts) or len(coefs) != model.n_layers_ - 1:
+        raise ValueError(
+            f"path: {str(path)!r} has {len(coefs)} weight matrices for {model.n_layers_} layers"
+        )
+    model.coefs_ = [place(W) for W in coefs]
+    model.intercepts_ = [place(b) for b in intercepts]
+    model._best_coefs, model._best_intercepts = list(model.coefs_), list(model.intercepts_)
+    model._no_improvement_count = 0
+    if document["kind"] == "MLPClassifier":
+        labels = document["labels"]
+        host = tensors["classes"] if "classes" in tensors else np.asarray(labels["classes"])
+        binarizer = LabelBinarizer()
+        binarizer.classes_, binarizer.y_type_, binarizer.sparse_input_ = (
+            host,
+            labels["y_type"],
+            False,
+        )
+        model._label_binarizer = binarizer
+        on_backend = is_array_api_obj(model.coefs_[0]) and not isinstance(
+            model.coefs_[0], np.ndarray
+        )
+        model.classes_ = place(host) if on_backend and host.dtype.kind in "biuf" else host
+    return model
