@@ -46,7 +46,17 @@ def _positive(value: float) -> bool:
 
 def test_report_has_every_section(quick_report: tuple[dict, str]) -> None:
     report, _ = quick_report
-    for key in ("system", "matmul", "workloads", "loop", "rowwise", "memory", "targets", "quick"):
+    for key in (
+        "system",
+        "matmul",
+        "workloads",
+        "loop",
+        "estimators",
+        "rowwise",
+        "memory",
+        "targets",
+        "quick",
+    ):
         assert key in report
     assert report["quick"] is True
     assert report["backends"] == INSTALLED
@@ -131,6 +141,18 @@ def test_user_loop(quick_report: tuple[dict, str]) -> None:
         assert r["max_abs_param_diff_vs_native"] <= 1e-12, r["impl"]
 
 
+def test_estimator_fits(quick_report: tuple[dict, str]) -> None:
+    fits = quick_report[0]["estimators"]
+    keys = set(fits["median_seconds"])
+    assert {"large / scikit-learn", "large / xpnet numpy", "digits / scikit-learn"} <= keys
+    for key, seconds in fits["median_seconds"].items():
+        assert _positive(seconds), key
+    assert set(fits["sklearn_over_xpnet"]) == keys - {
+        "large / scikit-learn",
+        "digits / scikit-learn",
+    }
+
+
 def test_rowwise_and_memory(quick_report: tuple[dict, str]) -> None:
     report = quick_report[0]
     assert {r["backend"] for r in report["rowwise"]} == set(INSTALLED)
@@ -157,6 +179,9 @@ def test_targets_and_table(quick_report: tuple[dict, str]) -> None:
     assert bounds["deep: sklearn / xpnet, best"] == ">= 2.0"
     assert bounds["loop: loss_and_grad + sgd_step / native, numpy"] == "<= 1.5"
     assert bounds["loop: loss_and_grad + SGD.step / native, numpy"] == "<= 1.5"
+    assert bounds["estimators: scikit-learn / xpnet MLPClassifier fit, numpy"] == ">= 1.3"
+    assert bounds["estimators: scikit-learn / xpnet fit, fastest backend"] == ">= 2.0"
+    assert bounds["estimators: scikit-learn / xpnet on digits, xpnet numpy"] == ">= 1.0"
     for t in report["targets"]:
         assert _positive(t["value"])
         assert t["met"] in (True, False)
@@ -164,6 +189,7 @@ def test_targets_and_table(quick_report: tuple[dict, str]) -> None:
     assert "### iris" in printed
     assert "### deep" in printed
     assert "### loop" in printed
+    assert "### estimators" in printed
 
 
 def test_bad_arguments_fail_cleanly(capsys: pytest.CaptureFixture[str]) -> None:

@@ -73,8 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workloads",
         default=None,
-        help="comma-separated workloads among iris, digits, large, deep and loop (the lecture "
-        "as a user writes it: a loop of public calls) (default: all); "
+        help="comma-separated workloads among iris, digits, large, deep, loop (the lecture "
+        "as a user writes it: a loop of public calls) and estimators (MLPClassifier against "
+        "scikit-learn's on the large set and on digits) (default: all); "
         "`--workload out-of-core` runs the Dask out-of-core benchmark instead (see "
         "`python -m xpnet bench --workload out-of-core --help`)",
     )
@@ -589,6 +590,37 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                     1.5,
                     f"{loop['config']['steps']} full-batch steps on iris, float64",
                 )
+    fits = report.get("estimators")
+    if fits:
+        ratios = fits["sklearn_over_xpnet"]
+        n = fits["n"]
+        if "large / xpnet numpy" in ratios:
+            add(
+                "estimators: scikit-learn / xpnet MLPClassifier fit, numpy",
+                ratios["large / xpnet numpy"],
+                ">=",
+                1.3,
+                f"{n} x 784 float32, (256,), adam, batch 256, 3 epochs",
+            )
+        large = {k: v for k, v in ratios.items() if k.startswith("large / ")}
+        if large:
+            best = max(large, key=lambda k: large[k])
+            add(
+                "estimators: scikit-learn / xpnet fit, fastest backend",
+                large[best],
+                ">=",
+                2.0,
+                f"{best.split(' / ')[1].removeprefix('xpnet ')} input",
+            )
+        for key, value in ratios.items():
+            if key.startswith("digits / "):
+                add(
+                    f"estimators: scikit-learn / xpnet on digits, {key.split(' / ')[1]}",
+                    value,
+                    ">=",
+                    1.0,
+                    "every default (not slower than scikit-learn)",
+                )
     for record in report.get("memory", []):
         if "ratio_first_epoch" in record:
             add(
@@ -622,11 +654,12 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
         jax.config.update("jax_enable_x64", True)  # iris runs in float64; the others pin float32
     all_loads = workloads(args.quick)
-    names = args.workloads.split(",") if args.workloads else [*all_loads, "loop"]
-    unknown = [n for n in names if n not in (*all_loads, "loop")]
+    extra = ("loop", "estimators")
+    names = args.workloads.split(",") if args.workloads else [*all_loads, *extra]
+    unknown = [n for n in names if n not in (*all_loads, *extra)]
     if unknown:
         raise ValueError(
-            f"--workloads: unknown workload(s) {unknown}; use {', '.join(all_loads)}, loop"
+            f"--workloads: unknown workload(s) {unknown}; use {', '.join([*all_loads, *extra])}"
         )
     started = time.perf_counter()
     report: dict[str, Any] = {
@@ -639,7 +672,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     report["matmul"] = _matmul_rates(backends, args.quick, step_shapes, say)
     report["workloads"] = {}
     for name in names:
-        if name == "loop":
+        if name in extra:
             continue
         w = all_loads[name]
         if args.repeats is not None:
@@ -654,6 +687,15 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         report["workloads"][name] = entry
     if "loop" in names:
         report["loop"] = _user_loop(args.quick, args.repeats, say)
+    if "estimators" in names:
+        from ._estimators import estimator_speed
+
+        report["estimators"] = estimator_speed(
+            n=all_loads["large"].n,
+            repeats=1 if args.quick else (args.repeats or 3),
+            backends=[b for b in backends if b != "array_api_strict"],
+            progress=say,
+        )
     report["rowwise"] = _rowwise(backends, args.quick, say)
     large = all_loads["large"]
     report["memory"] = [] if args.no_memory else _peak_memory(backends, large, say)
