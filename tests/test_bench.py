@@ -19,7 +19,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 INSTALLED = [b for b in ("numpy", "array_api_strict", "torch", "jax") if b in
              xpnet.available_backends()]  # fmt: skip
-NATIVE = {"numpy": 1, "torch": 2, "jax": 2}  # hand-written trainers per backend
+# hand-written trainers per backend: SGD on the lecture's network, Adam on the deep one
+NATIVE = {"numpy": 1, "torch": 2, "jax": 2}
+NATIVE_ADAM = {"numpy": 1, "torch": 1, "jax": 1}
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +46,21 @@ def _positive(value: float) -> bool:
 
 def test_report_has_every_section(quick_report: tuple[dict, str]) -> None:
     report, _ = quick_report
-    for key in ("system", "matmul", "workloads", "rowwise", "memory", "targets", "quick"):
+    for key in (
+        "system",
+        "matmul",
+        "workloads",
+        "loop",
+        "estimators",
+        "rowwise",
+        "memory",
+        "targets",
+        "quick",
+    ):
         assert key in report
     assert report["quick"] is True
     assert report["backends"] == INSTALLED
-    assert set(report["workloads"]) == {"iris", "digits", "large"}
+    assert set(report["workloads"]) == {"iris", "digits", "large", "deep"}
     system = report["system"]
     assert system["command"].startswith("python -m xpnet bench")
     assert "numpy" in system["kernels"]
@@ -66,7 +78,7 @@ def test_matmul_rates_are_positive(quick_report: tuple[dict, str]) -> None:
         assert all(_positive(r) for r in rates.values())
 
 
-@pytest.mark.parametrize("name", ["iris", "digits", "large"])
+@pytest.mark.parametrize("name", ["iris", "digits", "large", "deep"])
 def test_workload_results(quick_report: tuple[dict, str], name: str) -> None:
     entry = quick_report[0]["workloads"][name]
     config = entry["config"]
@@ -78,7 +90,8 @@ def test_workload_results(quick_report: tuple[dict, str], name: str) -> None:
         ours = [r for r in results if r["backend"] == backend and r["impl"] == "xpnet"]
         assert len(ours) == 1, backend
         natives = [r for r in results if r["backend"] == backend and r["kind"] == "native"]
-        assert len(natives) == NATIVE.get(backend, 0), backend
+        expected = NATIVE_ADAM if config["optimizer"] == "adam" else NATIVE
+        assert len(natives) == expected.get(backend, 0), backend
     assert [r["impl"] for r in results if r["kind"] == "sklearn"] == ["MLPClassifier (NumPy)"]
     for r in results:
         assert _positive(r["seconds_per_epoch"])
@@ -93,6 +106,51 @@ def test_workload_results(quick_report: tuple[dict, str], name: str) -> None:
             tolerance = 1e-10 if config["dtype"] == "float64" else 1e-4
             assert r["max_abs_param_diff_vs_xpnet"] <= tolerance, r["impl"]
     assert entry["sklearn_same_math_max_abs_param_diff"] <= 1e-4
+    if config["dtype"] == "float32":
+        # the same trainers in float64 on a few batches: the same arithmetic, up to rounding
+        check = entry["same_math_float64"]
+        expected = NATIVE_ADAM if config["optimizer"] == "adam" else NATIVE
+        diffs = check["max_abs_param_diff_vs_xpnet"]
+        assert len(diffs) == sum(expected.get(b, 0) for b in INSTALLED)
+        for impl, diff in diffs.items():
+            assert diff <= 1e-12, impl
+        assert check["sklearn"] <= 1e-12
+
+
+def test_deep_workload_is_adam_on_three_layers(quick_report: tuple[dict, str]) -> None:
+    config = quick_report[0]["workloads"]["deep"]["config"]
+    assert config["optimizer"] == "adam"
+    assert len(config["hidden"]) == 2
+    assert config["dtype"] == "float32"
+    assert config["batch_size"] is not None
+
+
+def test_user_loop(quick_report: tuple[dict, str]) -> None:
+    loop = quick_report[0]["loop"]
+    kinds = [(r["kind"], r["impl"]) for r in loop["results"]]
+    assert kinds == [
+        ("native", "native numpy loop"),
+        ("xpnet", "loss_and_grad + sgd_step"),
+        ("xpnet", "loss_and_grad + SGD.step"),
+    ]
+    for r in loop["results"]:
+        assert _positive(r["seconds_per_step"])
+        assert len(r["repeat_seconds"]) == loop["config"]["repeats"]
+        assert _positive(r["ratio_to_native"])
+        # the public calls and the hand-written loop took the same steps (float64)
+        assert r["max_abs_param_diff_vs_native"] <= 1e-12, r["impl"]
+
+
+def test_estimator_fits(quick_report: tuple[dict, str]) -> None:
+    fits = quick_report[0]["estimators"]
+    keys = set(fits["median_seconds"])
+    assert {"large / scikit-learn", "large / xpnet numpy", "digits / scikit-learn"} <= keys
+    for key, seconds in fits["median_seconds"].items():
+        assert _positive(seconds), key
+    assert set(fits["sklearn_over_xpnet"]) == keys - {
+        "large / scikit-learn",
+        "digits / scikit-learn",
+    }
 
 
 def test_rowwise_and_memory(quick_report: tuple[dict, str]) -> None:
@@ -114,11 +172,24 @@ def test_targets_and_table(quick_report: tuple[dict, str]) -> None:
     whats = [t["what"] for t in report["targets"]]
     assert "large: best xpnet epoch / matmul limit" in whats
     assert "iris: sklearn / xpnet, numpy" in whats
+    bounds = {t["what"]: t["target"] for t in report["targets"]}
+    assert bounds["deep: xpnet / native, numpy"] == "<= 1.1"
+    assert bounds["deep: xpnet / native, torch"] == "<= 1.15"
+    assert bounds["deep: sklearn / xpnet, numpy"] == ">= 1.3"
+    assert bounds["deep: sklearn / xpnet, best"] == ">= 2.0"
+    assert bounds["loop: loss_and_grad + sgd_step / native, numpy"] == "<= 1.5"
+    assert bounds["loop: loss_and_grad + SGD.step / native, numpy"] == "<= 1.5"
+    assert bounds["estimators: scikit-learn / xpnet MLPClassifier fit, numpy"] == ">= 1.3"
+    assert bounds["estimators: scikit-learn / xpnet fit, fastest backend"] == ">= 2.0"
+    assert bounds["estimators: scikit-learn / xpnet on digits, xpnet numpy"] == ">= 1.0"
     for t in report["targets"]:
         assert _positive(t["value"])
         assert t["met"] in (True, False)
     assert "### targets" in printed
     assert "### iris" in printed
+    assert "### deep" in printed
+    assert "### loop" in printed
+    assert "### estimators" in printed
 
 
 def test_bad_arguments_fail_cleanly(capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,11 +36,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks of ``args`` and print the table; 0 if all pass, else 1."""
-    from .backends import available_backends, canonical_backend, get_backend
+    from .backends import _spec_named, available_backends, get_backend
     from .cli import _enable_x64_if_needed
     from .testing import format_results, run_checks
 
-    backend = canonical_backend(args.backend)
+    backend = _spec_named(args.backend, "backend").name
     if backend not in available_backends():
         raise ImportError(
             f"backend: {backend!r} is not installed; install it with "

@@ -1,48 +1,141 @@
 """Checks at the public boundary: a clear error that names the argument, never a wrong answer.
 
+The rule (issue 12): an argument that is not what the function takes raises
+``TypeError`` (wrong kind: ``None``, a Python scalar or a list where an array
+belongs, an integer dtype where a floating one does) or ``ValueError`` (right kind,
+wrong value: a rank, an empty array, a negative rate), whose message starts with
+the argument's name, the same on every backend.
+
 Shape and dtype checks always run. Value checks (labels in range, finite inputs)
 read array values, so they are skipped for traced arrays (JAX under ``jit``,
 Dask), where no value exists yet.
+
+The checks run on every public call, thousands of times in a training loop, so
+they are kept cheap: kinds are looked up once per type or dtype and cached
+(:func:`xpnet._compat.array_namespace`, :func:`is_floating`), never per element.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._compat import device, is_jax_array, is_traced, size
+from ._compat import (
+    ARRAY_TYPES,
+    HOST_ONLY_TYPES,
+    device,
+    is_array,
+    is_jax_array,
+    is_traced,
+    size,
+)
 
 Array = Any
 Namespace = Any
 
 
-def check_floating(x: Array, name: str, *, ndim: int | None = None, xp: Namespace) -> None:
-    """``x`` is a real floating array of rank ``ndim``."""
-    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
-        raise TypeError(f"{name}: expected an array, got {type(x).__name__}")
+# --- dtype kinds, cached per dtype ------------------------------------------------------------
+
+_KIND_CACHE: dict[tuple[Any, ...], bool] = {}
+
+
+def _is_kind(dtype: Any, kind: str, xp: Namespace) -> bool:
+    # The key holds the dtype's type first, so dtypes of two libraries are never compared
+    # with each other (array-api-strict warns when they are).
+    key = (type(dtype), dtype, kind)
+    try:
+        return _KIND_CACHE[key]
+    except KeyError:
+        result = _KIND_CACHE[key] = bool(xp.isdtype(dtype, kind))
+        return result
+    except TypeError:  # an unhashable dtype
+        return bool(xp.isdtype(dtype, kind))
+
+
+def is_floating(dtype: Any, *, xp: Namespace) -> bool:
+    """``xp.isdtype(dtype, "real floating")``, cached."""
+    return _is_kind(dtype, "real floating", xp)
+
+
+def is_integral(dtype: Any, *, xp: Namespace) -> bool:
+    """``xp.isdtype(dtype, "integral")`` (bool excluded), cached."""
+    return _is_kind(dtype, "integral", xp)
+
+
+# --- arrays --------------------------------------------------------------------------------
+
+
+def check_array(x: Any, name: str) -> None:
+    """``x`` is an array of some backend (not ``None``, a Python scalar, a list, ...)."""
+    if type(x) not in ARRAY_TYPES and not is_array(x):
+        got = "None" if x is None else type(x).__name__
+        raise TypeError(f"{name}: expected an array, got {got}")
+
+
+def check_floating(
+    x: Array, name: str, *, ndim: int | None = None, nonempty: bool = False, xp: Namespace
+) -> None:
+    """``x`` is a real floating array, of rank ``ndim``, without an axis of length 0 if asked."""
+    if type(x) not in ARRAY_TYPES:  # the common case costs one set lookup
+        check_array(x, name)
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {tuple(x.shape)}")
-    if not xp.isdtype(x.dtype, "real floating"):
-        raise TypeError(f"{name}: expected a real floating dtype, got {x.dtype}")
+    dtype = x.dtype
+    floating = _KIND_CACHE.get((type(dtype), dtype, "real floating"))
+    if floating is None:
+        floating = _is_kind(dtype, "real floating", xp)
+    if not floating:
+        raise TypeError(f"{name}: expected a real floating dtype, got {dtype}")
+    if nonempty and any(s == 0 for s in x.shape):
+        raise ValueError(f"{name}: expected a non-empty array, got shape {tuple(x.shape)}")
+
+
+def check_axis(axis: Any, name: str, *, x: Array, x_name: str) -> int:
+    """``axis`` is an int naming an axis of ``x`` of non-zero length; returns it as an int.
+
+    A reduction along an axis of length 0 (softmax of nothing) has no value: NumPy
+    raises ``ValueError`` there, torch ``IndexError``; here every backend raises this
+    ``ValueError``.
+    """
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(axis).__name__}")
+    axis = int(axis)
+    if x.ndim == 0:
+        raise ValueError(f"{x_name}: expected an array of at least 1 dimension, got shape ()")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{name}: {axis} is out of range for {x_name} of shape {tuple(x.shape)}")
+    if x.shape[axis] == 0:
+        raise ValueError(
+            f"{x_name}: cannot reduce along {name} {axis} of length 0 (shape {tuple(x.shape)})"
+        )
+    return axis
 
 
 def check_labels(y: Array, name: str, *, n: int | None, num_classes: int, xp: Namespace) -> None:
     """``y`` is a 1-D integer array of length ``n`` with values in ``[0, num_classes)``."""
-    if not hasattr(y, "dtype") or not hasattr(y, "shape"):
-        raise TypeError(f"{name}: expected an array of integer labels, got {type(y).__name__}")
+    if not is_array(y):
+        got = "None" if y is None else type(y).__name__
+        raise TypeError(f"{name}: expected an array of integer labels, got {got}")
     if y.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array of labels, got shape {tuple(y.shape)}")
-    if not xp.isdtype(y.dtype, "integral"):
-        raise TypeError(
-            f"{name}: labels must have an integer dtype, got {y.dtype} "
-            "(convert class labels with astype(int64) first)"
-        )
+    check_integer_labels(y, name, xp=xp)
     if n is not None and y.shape[0] != n:
         raise ValueError(f"{name}: has {y.shape[0]} labels but the inputs have {n} samples")
     check_num_classes(num_classes, "num_classes")
     check_label_values(y, name, num_classes=num_classes, xp=xp)
+
+
+def check_integer_labels(y: Array, name: str, *, xp: Namespace) -> None:
+    """``y`` has an integer dtype (not bool, not floating)."""
+    if not is_integral(y.dtype, xp=xp):
+        raise TypeError(
+            f"{name}: labels must have an integer dtype, got {y.dtype} "
+            "(convert class labels with astype(int64) first)"
+        )
 
 
 def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) -> None:
@@ -73,14 +166,10 @@ def folded(x: Array, check: Callable[..., None], /, **kwargs: Any) -> Array:
     return fold_check(x, functools.partial(check, **kwargs))
 
 
-def check_num_classes(num_classes: int, name: str) -> None:
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool):
-        raise TypeError(f"{name}: expected an int, got {type(num_classes).__name__}")
-    if num_classes < 2:
-        raise ValueError(f"{name}: a classifier needs at least 2 classes, got {num_classes}")
-
-
 def check_nonempty(x: Array, name: str) -> None:
+    """The batch ``x`` (at least 1-D) has at least one sample."""
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected an array of at least 1 dimension, got shape ()")
     if x.shape[0] == 0:
         raise ValueError(f"{name}: the batch is empty (shape {tuple(x.shape)})")
 
@@ -108,6 +197,8 @@ def check_finite(x: Array, name: str, *, xp: Namespace) -> None:
 def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
     """All arrays live on one device, or, for JAX arrays sharded over several devices, on
     one set of devices (traced arrays, which have none yet, are skipped)."""
+    if all(type(a) in HOST_ONLY_TYPES for a in arrays):
+        return  # NumPy: one device, nothing to compare
     placed = [(name, _placement(a)) for name, a in zip(names, arrays) if not is_traced(a)]
     if not placed:
         return
@@ -118,6 +209,25 @@ def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
                 f"{name}: is on device {_show(dev)} but {first_name} is on device "
                 f"{_show(first)}; move them onto one device first"
             )
+
+
+# --- Python numbers ------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    """A Python or NumPy integer, not a bool (``True`` is no count of anything)."""
+    return type(value) is int or (
+        isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    )
+
+
+def check_num_classes(num_classes: Any, name: str) -> int:
+    """``num_classes`` is an int >= 2; returns it as a Python int."""
+    if not _is_int(num_classes):
+        raise TypeError(f"{name}: expected an int, got {type(num_classes).__name__}")
+    if num_classes < 2:
+        raise ValueError(f"{name}: a classifier needs at least 2 classes, got {num_classes}")
+    return int(num_classes)
 
 
 def _placement(x: Array) -> Any:
@@ -136,18 +246,66 @@ def _show(placement: Any) -> str:
 
 
 def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    """``value`` is an int >= 1 (>= 0 with ``allow_zero``); returns it as a Python int."""
+    if not _is_int(value):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else ">= 1"
         raise ValueError(f"{name}: must be {bound}, got {value}")
+    return int(value)
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    strict: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number in ``[low, high]``; returns it as a float.
+
+    ``strict``: ``low`` itself is excluded; ``high_open``: ``high`` itself is excluded.
+    Python and NumPy numbers are accepted; bools, strings, arrays and ``None`` are not.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    result = float(value)
+    too_low = low is not None and not (result > low if strict else result >= low)
+    too_high = high is not None and not (result < high if high_open else result <= high)
+    if not math.isfinite(result) or too_low or too_high:
+        left = "(" if strict else "["
+        right = ")" if high_open else "]"
+        lower, upper = "-inf" if low is None else low, "inf" if high is None else high
+        raise ValueError(
+            f"{name}: must be a finite number in {left}{lower}, {upper}{right}, got {value}"
+        )
+    return result
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` is an int in ``[0, 2**32)`` (what every NumPy generator takes)."""
+    seed = check_positive_int(seed, name, allow_zero=True)
+    if seed >= 2**32:
+        raise ValueError(f"{name}: must be < 2**32, got {seed}")
+    return seed
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` is ``True`` or ``False`` (or a NumPy bool)."""
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """``value`` is one of the strings ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {list(choices)}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name}: unknown value {value!r}; use one of {list(choices)}")
     return value
-
-
-def check_array(x: Any, name: str) -> None:
-    """``x`` is an array (has a dtype and a shape), not None, a scalar or a list."""
-    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
-        raise TypeError(f"{name}: expected an array, got {type(x).__name__}")
 
 
 def check_value_range(
@@ -170,31 +328,3 @@ def check_positive_total(x: Array, name: str, *, xp: Namespace) -> None:
     """``sum(x) > 0`` (skipped when traced)."""
     if not is_traced(x) and not bool(xp.sum(x) > 0):
         raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
-
-
-def check_real(
-    value: Any,
-    name: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    high_open: bool = False,
-) -> float:
-    """A finite real number (not a bool) in ``[low, high]`` (or ``[low, high)``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
-    value = float(value)
-    too_low = low is not None and not value >= low
-    too_high = high is not None and not (value < high if high_open else value <= high)
-    if value != value or too_low or too_high or value in (float("inf"), float("-inf")):
-        right = ")" if high_open else "]"
-        bounds = (
-            f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}{right}"
-        )
-        raise ValueError(f"{name}: must be a finite number in {bounds}, got {value}")
-    return value
-
-
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """A seed for NumPy's generators: an int >= 0 (not a bool)."""
-    return check_positive_int(seed, name, allow_zero=True)

@@ -327,7 +327,7 @@ def register(
 
 def unregister(name: str) -> None:
     """Forget a registered backend (and its aliases); ``ValueError`` if unknown."""
-    spec = get_backend(name)
+    spec = _spec_named(name, "name")
     del _REGISTRY.specs[spec.name]
     for alias in spec.aliases:
         _REGISTRY.aliases.pop(alias, None)
@@ -342,15 +342,20 @@ def get_backend(name: str) -> BackendSpec:
     >>> xpnet.backends.get_backend("np").name
     'numpy'
     """
+    return _spec_named(name, "name")
+
+
+def _spec_named(name: Any, arg: str) -> BackendSpec:
+    """The spec registered as ``name``; errors start with ``arg``, the caller's argument."""
     if not isinstance(name, str):
         raise TypeError(
-            "backend: expected a backend name (str) or an Array-API namespace, "
+            f"{arg}: expected a backend name (str) or an Array-API namespace, "
             f"got {type(name).__name__}"
         )
     spec = _REGISTRY.get(name)
     if spec is None:
         raise ValueError(
-            f"backend: unknown backend {name!r}; known backends are {_REGISTRY.names()}"
+            f"{arg}: unknown backend {name!r}; known backends are {_REGISTRY.names()}"
         )
     return spec
 
@@ -419,7 +424,7 @@ def canonical_backend(name: str) -> str:
     >>> canonical_backend("np"), canonical_backend("array-api-strict")
     ('numpy', 'array_api_strict')
     """
-    return get_backend(name).name
+    return _spec_named(name, "name").name
 
 
 def namespace(backend: str | Namespace) -> Namespace:
@@ -437,7 +442,7 @@ def namespace(backend: str | Namespace) -> Namespace:
     'array_api_compat.numpy'
     """
     if isinstance(backend, str):
-        return get_backend(backend).namespace()
+        return _spec_named(backend, "backend").namespace()
     if isinstance(backend, ModuleType) or hasattr(backend, "__array_namespace_info__"):
         return backend
     raise TypeError(
@@ -469,7 +474,12 @@ def backend_name(x: Array | Namespace) -> str:
     'numpy'
     """
     # is_array_api_obj, not hasattr(x, "__array_namespace__"): torch tensors lack that method.
-    xp = array_namespace(x) if is_array_api_obj(x) else x
+    if is_array_api_obj(x):
+        xp = array_namespace(x)
+    elif isinstance(x, ModuleType) or hasattr(x, "__array_namespace_info__"):
+        xp = x
+    else:
+        raise TypeError(f"x: expected an array or an Array-API namespace, got {type(x).__name__}")
     spec = _spec_of(xp)
     return spec.name if spec is not None else namespace_name(xp)
 
@@ -555,8 +565,10 @@ def to_numpy(x: Array) -> np.ndarray:
     >>> xpnet.to_numpy(x)
     array([1., 2.])
     """
-    if isinstance(x, np.ndarray) or not is_array_api_obj(x):
-        return np.asarray(x)
+    if isinstance(x, np.ndarray):
+        return x
+    if not is_array_api_obj(x):
+        return _numeric(x)  # numbers and nested lists; None, strings, dicts are refused
     spec = _spec_of(array_namespace(x))
     if spec is not None and spec.to_numpy_hook is not None:
         return spec.to_numpy_hook(x)
@@ -608,14 +620,13 @@ def asarray(
         xp = array_namespace(x) if is_array_api_obj(x) else namespace("numpy")
         spec = _spec_of(xp)
     elif isinstance(backend, str):  # by name: that backend's hooks, even if it shares a namespace
-        spec = get_backend(backend)
+        spec = _spec_named(backend, "backend")
         xp = spec.namespace()
     else:
         xp = namespace(backend)
         spec = _spec_of(xp)
     target = resolve_dtype(xp, dtype, spec=spec)
-    if spec is not None and spec.device_hook is not None and isinstance(device, str):
-        device = spec.device_hook(device)
+    device = _resolve_device(spec, xp, device)
     if chunks is not None:
         return _chunked(x, spec, xp=xp, dtype=target, device=device, chunks=chunks)
     if is_array_api_obj(x) and array_namespace(x) is xp:
@@ -624,6 +635,61 @@ def asarray(
     if spec is not None and spec.from_numpy_hook is not None:
         return spec.from_numpy_hook(data, xp=xp, dtype=target, device=device)
     return xp.asarray(data, dtype=target, device=device)
+
+
+def _device_types(xp: Namespace) -> tuple[type, ...]:
+    """The types of ``xp``'s device objects (asked once: torch probes every device kind)."""
+    key = id(xp)
+    if key not in _DEVICE_TYPES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: 'mkldnn' is deprecated
+            known = xp.__array_namespace_info__().devices()
+        _DEVICE_TYPES[key] = tuple({type(d) for d in known})
+    return _DEVICE_TYPES[key]
+
+
+_DEVICE_TYPES: dict[int, tuple[type, ...]] = {}
+
+
+def _numeric(x: Any) -> np.ndarray:
+    """``np.asarray(x)`` of numbers, nested lists of them, or array-likes; a ``TypeError``
+    for what holds no numbers (None, strings, dicts), a ``ValueError`` for ragged lists."""
+    try:
+        host = np.asarray(x)
+    except ValueError as exc:
+        raise ValueError(f"x: cannot make an array of it ({exc})") from None
+    if host.dtype.kind in "OSUVMm":
+        raise TypeError(
+            f"x: expected numbers, nested lists of numbers or an array, got {type(x).__name__}"
+        )
+    return host
+
+
+def _resolve_device(spec: BackendSpec | None, xp: Namespace, device: Any) -> Any:
+    """``device`` as ``xp`` takes it (a name through the backend's hook); a ``TypeError`` for
+    what is no device at all (``3``, a list), a ``ValueError`` for a device this backend does
+    not have (``"nowhere"``, ``"cpu:99"``, CUDA on a machine without it), on every backend."""
+    if device is None:
+        return None
+    label = spec.name if spec is not None else namespace_name(xp)
+    if isinstance(device, str) and not device.strip():
+        raise ValueError(f"device: expected a device name such as 'cpu', got {device!r}")
+    if not isinstance(device, str) and not isinstance(device, _device_types(xp)):
+        raise TypeError(
+            f"device: expected a device name (str) or a device of {label}, "
+            f"got {type(device).__name__}"
+        )
+    try:
+        if spec is not None and spec.device_hook is not None and isinstance(device, str):
+            device = spec.device_hook(device)
+        xp.zeros((), device=device)  # the library's own test of the device
+    except ValueError as exc:
+        if str(exc).startswith("device:"):
+            raise
+        raise ValueError(f"device: {label} has no device {device!r} ({exc})") from None
+    except Exception as exc:  # torch's RuntimeError, JAX's IndexError, ...
+        raise ValueError(f"device: {label} has no device {device!r} ({exc})") from None
+    return device
 
 
 def _chunked(
@@ -640,7 +706,7 @@ def _chunked(
 
 
 def _host_data(x: Any) -> Any:
-    host = to_numpy(x) if is_array_api_obj(x) else np.asarray(x)
+    host = to_numpy(x) if is_array_api_obj(x) else _numeric(x)
     # Read-only memory (a JAX buffer, a read-only NumPy array) is copied: torch would
     # otherwise share it, and an in-place write on the tensor would change the source.
     return host if host.flags.writeable else host.copy()

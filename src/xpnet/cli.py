@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _cli_check, datasets
-from .backends import BACKENDS, available_backends, canonical_backend, namespace, to_numpy
+from .backends import BACKENDS, _spec_named, available_backends, namespace, to_numpy
 from .mlp import _leaves, init_layers, init_params, predict
 from .optim import SGD, Adam, History, inverse_time_lr, train
 
@@ -218,7 +218,7 @@ def _installed_backends(names: Sequence[str] | None) -> list[str]:
     installed = available_backends()
     if names is None:
         return installed
-    chosen = [canonical_backend(name.strip()) for name in names]
+    chosen = [_spec_named(name.strip(), "backend").name for name in names]
     missing = [name for name in chosen if name not in installed]
     if missing:
         raise ValueError(f"backend: {missing} not installed; installed: {installed}")

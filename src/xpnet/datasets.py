@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _validation as check
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
 
 __all__ = ["load_digits", "load_iris_2d", "make_blobs", "make_classification_dask"]
@@ -22,6 +23,8 @@ def _place(
 ) -> tuple[Array, Array]:
     xp = namespace(backend)
     target = resolve_dtype(xp, dtype) or default_float_dtype(xp)
+    if not check.is_floating(target, xp=xp):
+        raise TypeError(f"dtype: X must have a real floating dtype, got {target}")
     backend = backend if isinstance(backend, str) else xp  # by name: that backend's hooks
     return asarray(X, backend=backend, dtype=target, device=device), asarray(
         y.astype(np.int64), backend=backend, device=device
@@ -98,6 +101,17 @@ def make_blobs(
     least ``8 * spread`` from the others, so the classes do not overlap: four standard
     deviations of margin on each side.
 
+    Parameters
+    ----------
+    n_samples, n_features, n_classes : int
+        Each at least 1.
+    seed : int
+        In ``[0, 2**32)``; draws the centres and the points.
+    spread : float
+        The standard deviation of each blob, a finite number > 0.
+    backend, dtype, device
+        As for :func:`load_iris_2d`.
+
     Examples
     --------
     >>> import xpnet
@@ -108,6 +122,11 @@ def make_blobs(
     """
     from sklearn.datasets import make_blobs as sklearn_blobs
 
+    for value, name in ((n_samples, "n_samples"), (n_features, "n_features")):
+        check.check_positive_int(value, name)
+    n_classes = check.check_positive_int(n_classes, "n_classes")
+    seed = check.check_seed(seed)
+    spread = check.check_real(spread, "spread", low=0.0, strict=True)
     centres = _separated_centres(n_classes, n_features, 8.0 * spread, seed=seed)
     X, y = sklearn_blobs(
         n_samples=n_samples, centers=centres, cluster_std=spread, random_state=seed

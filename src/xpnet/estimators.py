@@ -366,6 +366,26 @@ def _host_array(x: Any, name: str) -> np.ndarray:
     return to_numpy(x) if is_array_api_obj(x) else np.asarray(x)
 
 
+def _score_inputs(y: Any, sample_weight: Any, *, n: int) -> tuple[np.ndarray, Any]:
+    """``y`` and ``sample_weight`` of ``score`` on the host, checked against ``n`` rows of X
+    (scikit-learn's metrics would raise without naming the argument)."""
+    y_true = _host_array(y, "y")
+    if y_true.ndim not in (1, 2) or y_true.shape[0] != n:
+        raise ValueError(f"y: expected {n} targets, one per row of X, got shape {y_true.shape}")
+    if y_true.dtype.kind == "c":
+        raise TypeError(f"y: complex targets are not supported, got dtype {y_true.dtype}")
+    if sample_weight is None:
+        return y_true, None
+    weight = _host_array(sample_weight, "sample_weight")
+    if weight.ndim != 1 or weight.shape[0] != n:
+        raise ValueError(f"sample_weight: expected shape ({n},), got {weight.shape}")
+    if weight.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight: expected real weights, got dtype {weight.dtype}")
+    if not np.all(np.isfinite(weight)) or np.any(weight < 0) or not np.sum(weight) > 0:
+        raise ValueError("sample_weight: weights must be finite and >= 0, with a positive sum")
+    return y_true, weight
+
+
 @contextlib.contextmanager
 def _named(name: str) -> Iterator[None]:
     """Re-raise scikit-learn's validation errors with the argument's name in front."""
@@ -441,6 +461,7 @@ class _BaseMLP(BaseEstimator):
         if X.shape[1] < 1:
             raise ValueError(f"X: found array with 0 feature(s) (shape={tuple(X.shape)})")
         check.check_finite(X, "X", xp=xp)
+        X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
         if reset:
             self.n_features_in_ = int(X.shape[1])
             if hasattr(self, "feature_names_in_"):
@@ -1141,8 +1162,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy (scikit-learn's ``accuracy_score``, on the host)."""
         y_pred = _host_array(self.predict(X), "y_pred")
-        weight = None if sample_weight is None else _host_array(sample_weight, "sample_weight")
-        return float(accuracy_score(_host_array(y, "y"), y_pred, sample_weight=weight))
+        y_true, weight = _score_inputs(y, sample_weight, n=y_pred.shape[0])
+        return float(accuracy_score(y_true, y_pred, sample_weight=weight))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -1268,5 +1289,5 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """R^2 (scikit-learn's ``r2_score``, on the host)."""
         y_pred = _host_array(self.predict(X), "y_pred")
-        weight = None if sample_weight is None else _host_array(sample_weight, "sample_weight")
-        return float(r2_score(_host_array(y, "y"), y_pred, sample_weight=weight))
+        y_true, weight = _score_inputs(y, sample_weight, n=y_pred.shape[0])
+        return float(r2_score(y_true, y_pred, sample_weight=weight))

@@ -4,6 +4,11 @@ Written once against the Array API standard: the namespace comes from the inputs
 Public functions check their inputs and resolve ``xp``; the private ``_name``
 helpers take ``xp`` as a keyword and do only the math, so a training step can
 call them without paying for the checks again.
+
+The elementwise math checks kinds, never values: a NaN in the input propagates to
+the output as it does in NumPy (``relu(nan)`` is ``nan``, a row of ``softmax``
+holding a NaN is all NaN). The training and prediction functions refuse
+non-finite inputs instead.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ Namespace = Any
 def relu(x: Array, /) -> Array:
     """Rectified linear unit, elementwise ``max(0, x)`` (a pairwise op, not a reduction).
 
+    ``x`` is a real floating array of any shape; NaN propagates (``relu(nan)`` is NaN).
+
     Examples
     --------
     >>> import array_api_strict as xp, xpnet
@@ -58,7 +65,8 @@ def relu_grad(x: Array, /) -> Array:
     """Derivative of ReLU, ``1.0 * (x > 0)``, in the dtype of ``x`` (0 at the kink).
 
     ``x`` may be the pre-activation or the activation ``relu(x)``: both are
-    positive at the same places.
+    positive at the same places. A real floating array of any shape; NaN gives 0
+    (``nan > 0`` is false).
 
     Examples
     --------
@@ -171,6 +179,10 @@ def softmax(z: Array, /, *, axis: int = -1) -> Array:
     Subtracting the max first changes nothing mathematically (softmax is
     shift-invariant) but keeps ``exp`` from overflowing.
 
+    ``z`` is a real floating array of at least one dimension, and ``axis`` one of
+    its axes of non-zero length (softmax over nothing raises ``ValueError`` on
+    every backend). A NaN in ``z`` makes its whole slice along ``axis`` NaN.
+
     Examples
     --------
     >>> import array_api_strict as xp, xpnet
@@ -179,6 +191,9 @@ def softmax(z: Array, /, *, axis: int = -1) -> Array:
     """
     xp = array_namespace(z, names=("z",))
     check.check_floating(z, "z", xp=xp)
+    axis = check.check_axis(axis, "axis", x=z, x_name="z")
+    if 0 in tuple(z.shape):  # no slices at all: nothing to reduce (Dask's max would raise)
+        return z + 0.0
     return _softmax(z, axis=axis, xp=xp)
 
 
@@ -190,6 +205,8 @@ def _softmax(z: Array, *, axis: int = -1, xp: Namespace) -> Array:
 def log_softmax(z: Array, /, *, axis: int = -1) -> Array:
     """``log(softmax(z))`` computed as ``z - max - log(sum(exp(z - max)))``: never ``log(0)``.
 
+    Same arguments as :func:`softmax`; a NaN in ``z`` makes its slice NaN.
+
     Examples
     --------
     >>> import array_api_strict as xp, xpnet
@@ -198,6 +215,9 @@ def log_softmax(z: Array, /, *, axis: int = -1) -> Array:
     """
     xp = array_namespace(z, names=("z",))
     check.check_floating(z, "z", xp=xp)
+    axis = check.check_axis(axis, "axis", x=z, x_name="z")
+    if 0 in tuple(z.shape):  # no slices at all: nothing to reduce (Dask's max would raise)
+        return z + 0.0
     return _log_softmax(z, axis=axis, xp=xp)
 
 
@@ -218,7 +238,7 @@ def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
     Parameters
     ----------
     y : array of int
-        Class labels in ``[0, num_classes)``.
+        Class labels in ``[0, num_classes)``, of any shape (a 0-D array is one label).
     num_classes : int
         ``K``, the number of classes.
     dtype : str or dtype, optional
@@ -232,9 +252,8 @@ def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
            [0., 0., 1.]], dtype=array_api_strict.float64)
     """
     xp = array_namespace(y, names=("y",))
-    check.check_num_classes(num_classes, "num_classes")
-    if not xp.isdtype(y.dtype, "integral"):
-        raise TypeError(f"y: labels must have an integer dtype, got {y.dtype}")
+    num_classes = check.check_num_classes(num_classes, "num_classes")
+    check.check_integer_labels(y, "y", xp=xp)
     check.check_label_values(y, "y", num_classes=num_classes, xp=xp)
     y = check.folded(y, check.check_label_values, name="y", num_classes=num_classes)
     target = resolve_dtype(xp, dtype) or default_float_dtype(xp, device(y))
@@ -253,7 +272,7 @@ def _check_logits_labels(z: Array, y: Array) -> Namespace:
     xp = array_namespace(z, y, names=("z", "y"))
     check.check_floating(z, "z", ndim=2, xp=xp)
     check.check_nonempty(z, "z")
-    check.check_num_classes(int(z.shape[1]), "z.shape[1]")
+    check.check_num_classes(z.shape[1], "z.shape[1]")
     check.check_same_device([z, y], ["z", "y"])  # before the label values are read
     check.check_labels(y, "y", n=z.shape[0], num_classes=z.shape[1], xp=xp)
     return xp

@@ -7,10 +7,12 @@ the same mean loss, so the manual :func:`xpnet.backward` can be compared with it
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from . import _validation as check
 from ._compat import device, is_jax_namespace, is_torch_namespace, namespace_name
 from .backends import to_numpy
 from .mlp import Layer, _check_model, _leaves, _like, _mean_loss
@@ -64,8 +66,8 @@ def numerical_grad(
     """Central finite differences ``(J(theta + eps e_k) - J(theta - eps e_k)) / (2 eps)``.
 
     Two loss evaluations per parameter entry: meant for small networks. Use
-    float64; the error is ``O(eps^2)`` away from the ReLU kink. ``options`` as for
-    :func:`mean_loss`.
+    float64; the error is ``O(eps^2)`` away from the ReLU kink. ``eps`` is a finite
+    number > 0; ``options`` as for :func:`mean_loss`.
 
     Examples
     --------
@@ -77,6 +79,7 @@ def numerical_grad(
     True
     """
     checked = _check_model(X, params, y, **options)
+    eps = check.check_real(eps, "eps", low=0.0, strict=True)
     xp, dev = checked.xp, device(X)
     arrays = _leaves(params)[0]
     alpha = float(options.get("alpha", 0.0))
@@ -139,6 +142,11 @@ def autograd_grad(X: Array, y: Array, params: Model, /, **options: Any) -> Model
 def max_relative_error(a: Model, b: Model, /, *, floor: float = 1e-8) -> float:
     """``max |a - b| / max(|a|, |b|, floor)`` over every entry of two gradient sets.
 
+    ``a`` and ``b`` are parameters or gradients of one network (two :class:`Params`, two
+    tuples of :class:`Layer`, or two lists of arrays), with arrays of equal shapes, of any
+    backends: each pair is compared on the host in float64. ``floor`` (a finite number
+    > 0) keeps entries near zero from dividing by zero. A NaN anywhere gives NaN.
+
     Examples
     --------
     >>> import array_api_strict as xp, xpnet
@@ -146,11 +154,46 @@ def max_relative_error(a: Model, b: Model, /, *, floor: float = 1e-8) -> float:
     >>> xpnet.max_relative_error(a, a)
     0.0
     """
+    pairs = _host_pairs(a, b)
+    floor = check.check_real(floor, "floor", low=0.0, strict=True)
     worst = 0.0
-    flat_a = list(a) if isinstance(a, list) else _leaves(a, "a")[0]
-    flat_b = list(b) if isinstance(b, list) else _leaves(b, "b")[0]
-    for p, q in zip(flat_a, flat_b):
-        p_host, q_host = to_numpy(p).astype("float64"), to_numpy(q).astype("float64")
+    for p_host, q_host in pairs:
+        if p_host.size == 0:
+            continue
         scale = np.maximum(np.maximum(np.abs(p_host), np.abs(q_host)), floor)
-        worst = max(worst, float(np.max(np.abs(p_host - q_host) / scale)))
+        error = float(np.max(np.abs(p_host - q_host) / scale))
+        if math.isnan(error):
+            return math.nan  # Python's max would drop it, and a broken gradient would pass
+        worst = max(worst, error)
     return worst
+
+
+def _flat(tree: Any, name: str) -> tuple[list[Array], list[str]]:
+    """The arrays of ``tree`` (a list of arrays, Params or a tuple of Layer) and their names."""
+    if isinstance(tree, list):
+        return list(tree), [f"{name}[{i}]" for i in range(len(tree))]
+    return _leaves(tree, name)
+
+
+def _host_pairs(a: Model, b: Model) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Float64 host copies of the arrays of ``a`` and ``b``, which must match in shapes."""
+    (left, left_names), (right, right_names) = _flat(a, "a"), _flat(b, "b")
+    if len(left) != len(right):
+        raise ValueError(f"b: has {len(right)} arrays but a has {len(left)}")
+    for p, q, name_p, name_q in zip(left, right, left_names, right_names):
+        check.check_array(p, name_p)
+        check.check_array(q, name_q)
+        if tuple(p.shape) != tuple(q.shape):
+            raise ValueError(
+                f"{name_q}: shape {tuple(q.shape)} differs from {name_p}'s {tuple(p.shape)}"
+            )
+    pairs = []
+    for p, q, name_p, name_q in zip(left, right, left_names, right_names):
+        hosts = []
+        for name, x in ((name_p, p), (name_q, q)):
+            host = to_numpy(x)
+            if host.dtype.kind not in "fiu":
+                raise TypeError(f"{name}: expected a real array, got dtype {x.dtype}")
+            hosts.append(host.astype(np.float64))
+        pairs.append((hosts[0], hosts[1]))
+    return pairs

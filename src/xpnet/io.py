@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ._compat import is_array_api_obj
-from .backends import asarray, canonical_backend, jax_x64_enabled, to_numpy
-from .mlp import Layer, Params
+from . import _validation as check
+from ._compat import array_namespace, is_array_api_obj
+from .backends import _spec_named, asarray, jax_x64_enabled, to_numpy
+from .mlp import Layer, Params, _leaves
 
 __all__ = ["load", "save"]
 
@@ -48,6 +49,8 @@ _FITTED = (
 def _check_path(path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path: expected a str or a path, got {type(path).__name__}")
+    if not str(path):
+        raise ValueError("path: expected a file name, got ''")
     return Path(path)
 
 
@@ -148,9 +151,11 @@ def save(path: str | os.PathLike[str], model: Any, /) -> Path:
         if isinstance(model, MLPClassifier):
             document["labels"] = _classes(model, tensors)
     elif isinstance(model, Params):
+        _check_arrays(model)
         document["kind"] = "Params"
         tensors.update({name: to_numpy(a) for name, a in zip(Params._fields, model)})
     elif isinstance(model, tuple) and model and all(isinstance(l, Layer) for l in model):
+        _check_arrays(model)
         document["kind"] = "layers"
         for i, (W, b) in enumerate(model):
             tensors[f"layers.{i}.W"], tensors[f"layers.{i}.b"] = to_numpy(W), to_numpy(b)
@@ -160,8 +165,24 @@ def save(path: str | os.PathLike[str], model: Any, /) -> Path:
             f"Params, got {type(model).__name__}"
         )
     contiguous = {name: np.ascontiguousarray(a) for name, a in tensors.items()}
-    save_file(contiguous, target, metadata={_METADATA_KEY: json.dumps(document)})
+    if target.is_dir() or not target.parent.is_dir():
+        raise ValueError(
+            f"path: cannot write a file at {str(path)!r} (a folder, or no such folder)"
+        )
+    try:
+        save_file(contiguous, target, metadata={_METADATA_KEY: json.dumps(document)})
+    except Exception as exc:  # safetensors' own error type is private to its Rust core
+        raise ValueError(f"path: cannot write {str(path)!r} ({exc})") from None
     return target
+
+
+def _check_arrays(model: Any) -> None:
+    """Every entry of Params or of a tuple of Layer is a real floating array, each weight
+    matrix 2-D and each bias 1-D."""
+    arrays, names = _leaves(model, "model")
+    for i, (array, name) in enumerate(zip(arrays, names)):
+        xp = array_namespace(array, names=(name,))
+        check.check_floating(array, name, ndim=1 if i % 2 else 2, xp=xp)
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -231,14 +252,16 @@ def load(path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = 
     document, tensors = _read(source)
     kind = document.get("kind")
 
+    target = "numpy" if backend is None else backend  # {} or "" are no backend
+
     def place(a: np.ndarray) -> Any:
-        on_jax = canonical_backend(backend or "numpy") == "jax"
+        on_jax = isinstance(target, str) and _spec_named(target, "backend").name == "jax"
         if a.dtype == np.float64 and on_jax and not jax_x64_enabled():
             raise ValueError(
                 "backend: the model is float64 but JAX's x64 mode is off; call "
                 "jax.config.update('jax_enable_x64', True) before loading"
             )
-        return asarray(a, backend=backend or "numpy", device=device)
+        return asarray(a, backend=target, device=device)
 
     try:
         if kind == "layers":

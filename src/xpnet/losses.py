@@ -95,6 +95,8 @@ def get_loss(name: Any) -> Loss:
 
 def output(z: Array, loss: Loss, *, xp: Namespace) -> Array:
     """The output function of ``loss`` applied to the logits."""
+    if 0 in tuple(z.shape):  # no rows: nothing to reduce (Dask's max of nothing raises)
+        return z + 0.0
     if loss.name == "cross_entropy":
         return xp.exp(_log_softmax(z, axis=1, xp=xp))
     if loss.name == "binary_cross_entropy":
@@ -197,16 +199,18 @@ def _loss_sum_and_delta(
 
 def _check_logits(z: Array, y: Array, sample_weight: Array | None, loss: Any) -> tuple:
     spec = get_loss(loss)
-    xp = array_namespace(z, y, sample_weight, names=("z", "y", "sample_weight"))
+    # sample_weight=None means "no weights"; z and y must be arrays (None included).
+    arrays, names = [z, y], ["z", "y"]
+    if sample_weight is not None:
+        arrays.append(sample_weight)
+        names.append("sample_weight")
+    xp = array_namespace(*arrays, names=tuple(names))
     check.check_floating(z, "z", ndim=2, xp=xp)
     check.check_nonempty(z, "z")
     n, k = z.shape
     if spec.labels:
         check.check_num_classes(int(k), "z.shape[1]")
-    check.check_same_device(
-        [a for a in (z, y, sample_weight) if a is not None],
-        [s for s, a in (("z", z), ("y", y), ("sample_weight", sample_weight)) if a is not None],
-    )
+    check.check_same_device(arrays, names)
     target = target_matrix(y, spec, n=n, num_outputs=k, dtype=z.dtype, xp=xp)
     weights = sample_weights(sample_weight, n=n, dtype=z.dtype, xp=xp)
     return spec, target, weights, xp

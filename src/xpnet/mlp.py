@@ -26,6 +26,7 @@ gradients in the form they were given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from . import _validation as check
@@ -167,21 +168,36 @@ def init_layers(
     >>> [tuple(layer.W.shape) for layer in layers]
     [(4, 16), (16, 8), (8, 3)]
     """
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes: expected a sequence of ints, got {type(sizes).__name__}")
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        # an array of sizes is refused on every backend alike (torch's would hold tensors)
+        raise TypeError(
+            f"sizes: expected a sequence of ints (a tuple or list), got {type(sizes).__name__}"
+        )
     if len(sizes) < 2:
         raise ValueError(f"sizes: expected at least (inputs, outputs), got {tuple(sizes)}")
     for i, size in enumerate(sizes):
         check.check_positive_int(size, f"sizes[{i}]")
     check.check_seed(seed)
     backend = xp if xp is not None else "numpy"  # a name keeps its registered hooks
-    target = namespace(backend)
+    target = _namespace_of(backend, "xp")
     resolved = resolve_dtype(target, dtype) or default_float_dtype(target)
     arrays = draw_layers(tuple(sizes), seed=seed, init=init)
     return tuple(
         Layer(*(asarray(a, backend=backend, dtype=resolved, device=device) for a in pair))
         for pair in arrays
     )
+
+
+def _namespace_of(backend: Any, name: str) -> Namespace:
+    """:func:`xpnet.namespace` of an argument called ``name`` (``xp`` here), so its errors
+    start with that name rather than ``backend``."""
+    try:
+        return namespace(backend)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if message.startswith("backend:"):
+            raise type(exc)(f"{name}:{message[len('backend:') :]}") from None
+        raise
 
 
 # --- the two forms of parameters ----------------------------------------------------------
@@ -262,10 +278,14 @@ class _Checked(NamedTuple):
     weights: Array | None
 
 
+#: ``_check_model``'s ``y`` when the call has no targets (``None`` is a malformed ``y``).
+_NO_TARGETS: Any = object()
+
+
 def _check_model(
     X: Array,
     params: Model,
-    y: Array | None = None,
+    y: Any = _NO_TARGETS,
     *,
     activation: Any = "relu",
     loss: Any = "cross_entropy",
@@ -284,7 +304,7 @@ def _check_model(
             f"got a tuple of {len(arrays)} arrays"
         )
     all_arrays, all_names = [X, *arrays], ["X", *names]
-    if y is not None:
+    if y is not _NO_TARGETS:
         all_arrays.append(y)
         all_names.append("y")
     if sample_weight is not None:
@@ -298,7 +318,7 @@ def _check_model(
         check.check_num_classes(int(k), f"{names[-2]}.shape[1]")
     check.check_same_device(all_arrays, all_names)
     target = weights = None
-    if y is not None:
+    if y is not _NO_TARGETS:
         check.check_nonempty(X, "X")
         n = X.shape[0]
         target = target_matrix(y, spec, n=n, num_outputs=k, dtype=X.dtype, xp=xp)

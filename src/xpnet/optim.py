@@ -78,8 +78,7 @@ def _check_pair(params: Any, grads: Any, other: str = "grads") -> Namespace:
         raise ValueError(f"{other}: has {len(g_arrays)} arrays but params has {len(p_arrays)}")
     xp = array_namespace(*p_arrays, *g_arrays, names=(*p_names, *g_names))
     for p_name, g_name, p, g in zip(p_names, g_names, p_arrays, g_arrays):
-        check.check_floating(p, p_name, xp=xp)
-        check.check_floating(g, g_name, xp=xp)
+        check.check_floating(p, p_name, xp=xp)  # g: an array (array_namespace), p's dtype below
         if tuple(p.shape) != tuple(g.shape):
             raise ValueError(f"{g_name}: shape {tuple(g.shape)} differs from {tuple(p.shape)}")
         if g.dtype != p.dtype:
@@ -325,6 +324,9 @@ class constant_lr:
 
     lr: float
 
+    def __post_init__(self) -> None:
+        check.check_real(self.lr, "lr", low=0.0)
+
     def __call__(self, t: int) -> float:
         return self.lr
 
@@ -347,13 +349,24 @@ class inverse_time_lr:
     lr: float
     decay: float = 0.01
 
+    def __post_init__(self) -> None:
+        check.check_real(self.lr, "lr", low=0.0)
+        check.check_real(self.decay, "decay", low=0.0)
+
     def __call__(self, t: int) -> float:
         return self.lr / (1.0 + self.decay * t)
 
 
 def _as_schedule(lr: float | Schedule) -> Schedule:
     if callable(lr):
-        return lr
+        schedule = lr
+
+        def checked(t: int) -> float:
+            rate = schedule(t)
+            _check_lr(rate)  # a schedule that returns junk is named, not met deep in a step
+            return rate
+
+        return checked
     if isinstance(lr, bool) or not isinstance(lr, (int, float)):
         raise TypeError(f"lr: expected a number or a schedule t -> eta_t, got {type(lr).__name__}")
     if not (math.isfinite(lr) and lr >= 0):
@@ -366,7 +379,7 @@ def _as_schedule(lr: float | Schedule) -> Schedule:
 
 def minibatches(
     n: int, batch_size: int | None = None, *, seed: int = 0, shuffle: bool = True
-) -> Iterator[list[range | Any]]:
+) -> Iterator[list[Any]]:
     """The sample indices of each epoch's minibatches, as NumPy arrays, epoch after epoch.
 
     Drawn on the host from ``seed``, so every backend sees the same order. The
@@ -379,7 +392,14 @@ def minibatches(
     >>> [b.tolist() for b in next(epochs)]
     [[0, 1], [2, 3], [4]]
     """
-    size = n if batch_size is None else batch_size
+    n = check.check_positive_int(n, "n")
+    size = n if batch_size is None else check.check_positive_int(batch_size, "batch_size")
+    check.check_seed(seed)
+    check.check_bool(shuffle, "shuffle")
+    return _minibatches(n, size, seed=seed, shuffle=shuffle)  # checked now, not at next()
+
+
+def _minibatches(n: int, size: int, *, seed: int, shuffle: bool) -> Iterator[list[Any]]:
     for order in epoch_orders(n, seed=seed, shuffle=shuffle):
         yield [order[start : start + size] for start in range(0, n, size)]
 
@@ -559,6 +579,10 @@ def train(
     if batch_size is not None:
         check.check_positive_int(batch_size, "batch_size")
     check.check_seed(seed)
+    check.check_bool(shuffle, "shuffle")
+    check.check_bool(progress, "progress")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
     if lr is not None:
         schedule = _as_schedule(lr)
     if optimizer is None:

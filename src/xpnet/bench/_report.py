@@ -87,6 +87,59 @@ def _workload_table(name: str, entry: dict[str, Any], matmul: dict[str, Any]) ->
         "scikit-learn vs xpnet, same weights, 3 unshuffled epochs: params differ by at most "
         f"{entry['sklearn_same_math_max_abs_param_diff']:.1e}"
     )
+    check = entry.get("same_math_float64")
+    if check:
+        natives = ", ".join(
+            f"{impl} {diff:.1e}" for impl, diff in check["max_abs_param_diff_vs_xpnet"].items()
+        )
+        lines += [
+            "",
+            f"Same arithmetic, in float64 on the first {check['samples']} samples (2 shuffled "
+            f"epochs; scikit-learn 3 unshuffled): params differ from xpnet's by at most "
+            f"{natives}; scikit-learn {check['sklearn']:.1e}",
+        ]
+    return "\n".join(lines)
+
+
+def _estimators_table(fits: dict[str, Any]) -> str:
+    lines = [
+        "### estimators: xpnet.MLPClassifier against scikit-learn's, the same fit",
+        "",
+        f"Median fit time of {fits['repeats']} rounds after a warm-up; large: {fits['n']} x 784 "
+        "float32, hidden (256,), adam, batch 256, 3 epochs; digits: every default. Ratio: "
+        "scikit-learn's time / xpnet's (> 1: xpnet faster).",
+        "",
+    ]
+    rows = [
+        [key, f"{seconds:.2f} s", _ratio(fits["sklearn_over_xpnet"].get(key))]
+        for key, seconds in fits["median_seconds"].items()
+    ]
+    lines.append(table(["fit / input", "median", "scikit-learn / xpnet"], rows))
+    return "\n".join(lines)
+
+
+def _loop_table(loop: dict[str, Any]) -> str:
+    config = loop["config"]
+    lines = [
+        "### loop: the lecture as a user writes it, a Python loop of public calls",
+        "",
+        f"{config['steps']} steps per repeat ({config['data']}, lr {config['lr']}), median of "
+        f"{config['repeats']} repeats. Time per step; each public call checks its arguments. "
+        "Ratios are to the same steps written by hand in NumPy.",
+        "",
+    ]
+    rows = [
+        [
+            r["backend"],
+            r["impl"],
+            seconds(r["seconds_per_step"]),
+            _ratio(r["ratio_to_native"]),
+            f"{r['max_abs_param_diff_vs_native']:.1e}",
+        ]
+        for r in loop["results"]
+    ]
+    header = ["backend", "implementation", "per step", "/ native", "params: max abs diff"]
+    lines.append(table(header, rows))
     return "\n".join(lines)
 
 
@@ -126,6 +179,10 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{matmul['best_shape']} (m x k x n)", ""]  # fmt: skip
     for name, entry in report["workloads"].items():
         out += [_workload_table(name, entry, matmul), ""]
+    if report.get("loop"):
+        out += [_loop_table(report["loop"]), ""]
+    if report.get("estimators"):
+        out += [_estimators_table(report["estimators"]), ""]
     if report["rowwise"]:
         out += ["### the lecture's timing slide: forward vs forward_rowwise (d=2, H=10, K=3)", ""]
         out.append(

@@ -1,4 +1,4 @@
-"""The three benchmark workloads of the performance issue, and their quick (smoke-test) sizes."""
+"""The benchmark workloads (issues 5 and 7), and their quick (smoke-test) sizes."""
 
 from __future__ import annotations
 
@@ -16,13 +16,25 @@ class Workload:
     description: str
     n: int
     d: int
-    hidden: int
+    hidden: int | tuple[int, ...]  # one hidden width (the lecture's network) or several
     classes: int
     batch_size: int | None  # None: full batch
     dtype: str
     lr: float
     epochs: int  # epochs per timed repeat
     repeats: int
+    optimizer: str = "sgd"  # "sgd" (plain, the lecture's) or "adam" (scikit-learn's rule)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``(d, H1, ..., HL, K)``."""
+        hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
+        return (self.d, *hidden, self.classes)
+
+    @property
+    def lecture_form(self) -> bool:
+        """One hidden layer and plain SGD: parameters as the lecture's ``Params``."""
+        return len(self.sizes) == 3 and self.optimizer == "sgd"
 
     @property
     def steps_per_epoch(self) -> int:
@@ -30,16 +42,24 @@ class Workload:
         return -(-self.n // size)
 
     def flops_per_epoch(self) -> float:
-        """Floating-point work of one epoch's matmuls: forward ``X W1``, ``h W2``; backward
-        ``h^T dz``, ``dz W2^T``, ``X^T dh``: ``n (4 d H + 6 H K)``. Elementwise work is ignored."""
-        return float(self.n * (4 * self.d * self.hidden + 6 * self.hidden * self.classes))
+        """Floating-point work of one epoch's matmuls: per layer ``l`` of fan-in ``a`` and
+        fan-out ``b``, the forward ``h_{l-1} W_l`` and the backward ``h_{l-1}^T delta_l`` cost
+        ``2 n a b`` each, and ``delta_l W_l^T`` (not needed for the first layer) another;
+        for ``(d, H, K)``: ``n (4 d H + 6 H K)``. Elementwise work is ignored."""
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
+        return float(self.n * (6 * sum(a * b for a, b in pairs) - 2 * pairs[0][0] * pairs[0][1]))
 
     def step_matmuls(self) -> list[tuple[int, int, int]]:
-        """``(m, k, n)`` of the five matrix products of a full step: ``X W1``, ``h W2``,
-        ``dz W2^T``, ``X^T dh``, ``h^T dz``."""
+        """``(m, k, n)`` of the matrix products of a full step: the forward ``h_{l-1} W_l``
+        layer by layer, the backward ``delta_l W_l^T`` from the last layer to the second,
+        then ``h_{l-1}^T delta_l`` layer by layer (for ``(d, H, K)``: ``X W1``, ``h W2``,
+        ``dz W2^T``, ``X^T dh``, ``h^T dz``)."""
         b = self.n if self.batch_size is None else min(self.batch_size, self.n)
-        d, H, K = self.d, self.hidden, self.classes
-        return [(b, d, H), (b, H, K), (b, K, H), (d, b, H), (H, b, K)]
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
+        forward = [(b, fan_in, fan_out) for fan_in, fan_out in pairs]
+        deltas = [(b, fan_out, fan_in) for fan_in, fan_out in reversed(pairs[1:])]
+        weights = [(fan_in, b, fan_out) for fan_in, fan_out in pairs]
+        return forward + deltas + weights
 
     def as_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -49,7 +69,7 @@ class Workload:
 
 
 def workloads(quick: bool) -> dict[str, Workload]:
-    """The issue's workloads; ``quick`` shrinks the sizes and repeats to a few seconds."""
+    """The issues' workloads; ``quick`` shrinks the sizes and repeats to a few seconds."""
     if quick:
         return {
             "iris": Workload("iris", "iris 150x2, H=10, K=3, full batch, float64",
@@ -58,6 +78,9 @@ def workloads(quick: bool) -> dict[str, Workload]:
                                256, 64, 64, 10, 32, "float32", 0.1, 1, 1),
             "large": Workload("large", "synthetic 512x784, H=256, K=10, batch 256, float32",
                               512, 784, 256, 10, 256, "float32", 0.05, 1, 1),
+            "deep": Workload("deep", "synthetic 512x64, 64-32-16-10, ReLU, Adam, batch 64, "
+                             "float32", 512, 64, (32, 16), 10, 64, "float32", 1e-3, 1, 1,
+                             "adam"),
         }  # fmt: skip
     return {
         "iris": Workload("iris", "iris 150x2, H=10, K=3, full batch, float64",
@@ -66,6 +89,9 @@ def workloads(quick: bool) -> dict[str, Workload]:
                            1797, 64, 64, 10, 32, "float32", 0.1, 2, 7),
         "large": Workload("large", "synthetic 60000x784, H=256, K=10, batch 256, float32",
                           60000, 784, 256, 10, 256, "float32", 0.05, 1, 9),
+        "deep": Workload("deep", "synthetic 60000x784, 784-256-128-10, ReLU, Adam, batch 256, "
+                         "float32", 60000, 784, (256, 128), 10, 256, "float32", 1e-3, 1, 3,
+                         "adam"),
     }  # fmt: skip
 
 
