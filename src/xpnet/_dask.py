@@ -400,6 +400,8 @@ def from_numpy(
         raise ValueError(f"device: Dask arrays of NumPy chunks live on 'cpu', got {device!r}")
     if dtype is not None:
         data = data.astype(dtype, copy=False)
+    if chunks is None and data.size == 0:
+        chunks = -1  # nothing to split, and Dask's automatic chunks divide by zero
     return da.from_array(data, chunks=row_chunks(data.ndim, chunks))
 
 
