@@ -401,7 +401,7 @@ def from_numpy(
     if dtype is not None:
         data = data.astype(dtype, copy=False)
     if chunks is None and data.size == 0:
-        chunks = -1  # empty: one chunk (Dask's automatic sizes divide by the row size)
+        chunks = -1  # nothing to split, and Dask's automatic chunks divide by zero
     return da.from_array(data, chunks=row_chunks(data.ndim, chunks))
 
 

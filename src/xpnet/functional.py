@@ -198,6 +198,8 @@ def softmax(z: Array, /, *, axis: int = -1) -> Array:
 
 
 def _softmax(z: Array, *, axis: int = -1, xp: Namespace) -> Array:
+    if 0 in z.shape:  # no rows: nothing to normalize (Dask cannot take the max of none)
+        return xp.zeros_like(z)
     exp = xp.exp(z - xp.max(z, axis=axis, keepdims=True))
     return exp / xp.sum(exp, axis=axis, keepdims=True)
 
@@ -222,6 +224,8 @@ def log_softmax(z: Array, /, *, axis: int = -1) -> Array:
 
 
 def _log_softmax(z: Array, *, axis: int = -1, xp: Namespace) -> Array:
+    if 0 in z.shape:  # no rows: nothing to normalize (Dask cannot take the max of none)
+        return xp.zeros_like(z)
     shifted = z - xp.max(z, axis=axis, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
 
