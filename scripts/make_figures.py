@@ -308,7 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     epochs, repeat = (10, 3) if args.quick else (EPOCHS, 15)
     args.out.mkdir(parents=True, exist_ok=True)
     _enable_jax_x64()
-    backends = xpnet.available_backends()
+    # the in-memory backends of the lecture's pictures (Dask has its own, in scaling-out)
+    backends = [b for b in xpnet.available_backends() if b in LABELS]
     print(f"backends: {', '.join(backends)}; writing to {args.out}")
     chosen = args.only or FIGURES
     if "backends" in chosen:

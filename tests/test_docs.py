@@ -127,7 +127,8 @@ def test_the_pages_teach_with_one_code_path() -> None:
     """Every page with examples gets its namespace from ``backend``, the one injected name."""
     for page in DOCS.glob("*.md"):
         text = page.read_text(encoding="utf-8")
-        if "```pycon" in text and page.name != "index.md":
+        # scaling-out is about two engines by name (Dask arrays, JAX devices)
+        if "```pycon" in text and page.name not in ("index.md", "scaling-out.md"):
             assert "xpnet.namespace(backend)" in text or "backend in " in text, page.name
 
 
