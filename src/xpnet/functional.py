@@ -76,7 +76,7 @@ def relu_grad(x: Array, /) -> Array:
     """
     xp = array_namespace(x, names=("x",))
     check.check_floating(x, "x", xp=xp)
-    return xp.astype(x > 0, x.dtype)
+    return _relu_from_output(x, xp=xp)  # positive where relu(x) is: one rule for both
 
 
 # --- the hidden activations h = g(a), each with its derivative g'(a) beside it ---------------
