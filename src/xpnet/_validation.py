@@ -115,8 +115,17 @@ def check_axis(axis: Any, name: str, *, x: Array, x_name: str) -> int:
     return axis
 
 
-def check_labels(y: Array, name: str, *, n: int | None, num_classes: int, xp: Namespace) -> None:
-    """``y`` is a 1-D integer array of length ``n`` with values in ``[0, num_classes)``."""
+def check_labels(
+    y: Array,
+    name: str,
+    *,
+    n: int | None,
+    num_classes: int,
+    xp: Namespace,
+    values: bool = True,
+) -> None:
+    """``y`` is a 1-D integer array of length ``n`` with values in ``[0, num_classes)`` (the
+    values are left to the caller with ``values=False``: see :func:`check_one_hot_rows`)."""
     if not is_array(y):
         got = "None" if y is None else type(y).__name__
         raise TypeError(f"{name}: expected an array of integer labels, got {got}")
@@ -126,7 +135,8 @@ def check_labels(y: Array, name: str, *, n: int | None, num_classes: int, xp: Na
     if n is not None and y.shape[0] != n:
         raise ValueError(f"{name}: has {y.shape[0]} labels but the inputs have {n} samples")
     check_num_classes(num_classes, "num_classes")
-    check_label_values(y, name, num_classes=num_classes, xp=xp)
+    if values:
+        check_label_values(y, name, num_classes=num_classes, xp=xp)
 
 
 def check_integer_labels(y: Array, name: str, *, xp: Namespace) -> None:
@@ -147,6 +157,30 @@ def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) 
         raise ValueError(
             f"{name}: labels must lie in [0, {num_classes}), got values from {low} to {high}"
         )
+
+
+#: ``dtype -> the largest count that the dtype's sums of ones keep exactly``
+_EXACT_COUNT: dict[Any, int] = {}
+
+
+def check_one_hot_rows(
+    target: Array, y: Array, name: str, *, num_classes: int, xp: Namespace
+) -> None:
+    """The one-hot matrix ``target`` of the labels ``y`` has a 1 in every row, which holds
+    exactly when every label lies in ``[0, num_classes)``: one sum of the matrix the loss
+    needs anyway instead of its own passes over ``y`` (same error as
+    :func:`check_label_values`; skipped when traced)."""
+    if is_traced(target) or any(s == 0 for s in target.shape):
+        return
+    n = target.shape[0]
+    exact = _EXACT_COUNT.get(target.dtype)
+    if exact is None:
+        exact = _EXACT_COUNT[target.dtype] = int(2.0 / float(xp.finfo(target.dtype).eps))
+    if n > exact:  # the sum could round: read the labels instead
+        check_label_values(y, name, num_classes=num_classes, xp=xp)
+    elif float(xp.sum(target)) != n:
+        check_label_values(y, name, num_classes=num_classes, xp=xp)  # raises, with the range
+        raise AssertionError("unreachable: a row of the one-hot matrix is empty")
 
 
 def folded(x: Array, check: Callable[..., None], /, **kwargs: Any) -> Array:
@@ -209,6 +243,46 @@ def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
                 f"{name}: is on device {_show(dev)} but {first_name} is on device "
                 f"{_show(first)}; move them onto one device first"
             )
+
+
+# --- the structural checks' verdicts, remembered ---------------------------------------------
+#
+# The checks of a call's structure (which backend, shapes that chain, dtypes that agree,
+# devices, options) depend only on each array's type, shape and dtype and on the options, never
+# on the values. A loop of public calls (the lecture's: ``loss_and_grad`` then ``sgd_step``,
+# thousands of times) asks the same questions each step, so a call whose structure passed once
+# looks its verdict up instead of asking again. Only host arrays (NumPy: one device, no
+# tracers) get a key; every value check (labels, weights) still runs on every call.
+
+
+class Verdicts:
+    """The verdicts of one kind of call: ``key -> what the checks returned``, bounded."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._seen: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, key: tuple[Any, ...] | None) -> Any:
+        return None if key is None else self._seen.get(key)
+
+    def put(self, key: tuple[Any, ...] | None, verdict: Any) -> Any:
+        if key is not None:
+            if len(self._seen) >= self._size:
+                self._seen.clear()
+            self._seen[key] = verdict
+        return verdict
+
+
+def host_signature(arrays: Sequence[Any]) -> tuple[Any, ...] | None:
+    """``(type, shape, dtype)`` of each array when every one is a host array (NumPy's, on
+    one device); ``None`` otherwise (other backends, tracers, anything that is no array)."""
+    signature: list[Any] = []
+    for a in arrays:
+        kind = type(a)
+        if kind not in HOST_ONLY_TYPES:
+            return None
+        signature += (kind, a.shape, a.dtype)
+    return tuple(signature)
 
 
 # --- Python numbers ------------------------------------------------------------------------

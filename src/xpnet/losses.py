@@ -34,35 +34,63 @@ Array = Any
 Namespace = Any
 
 
-# --- each loss: its per-sample values and its output, from one pass over z -------------------
+# --- each loss: its (weighted) sum and its output, from one pass over z ----------------------
 
 
-def _cross_entropy(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
+def _total(terms: Array, weights: Array | None, *, xp: Namespace) -> Array:
+    """``sum_i w_i sum_k terms_ik``: one reduction of the whole matrix without weights."""
+    if weights is None:
+        return xp.sum(terms)
+    return xp.sum(weights * xp.sum(terms, axis=1))
+
+
+def _cross_entropy(
+    z: Array, target: Array, weights: Array | None, *, xp: Namespace
+) -> tuple[Array, Array]:
     log_p = _log_softmax(z, axis=1, xp=xp)
-    return -xp.sum(target * log_p, axis=1), xp.exp(log_p)
+    return -_total(target * log_p, weights, xp=xp), xp.exp(log_p)
 
 
-def _binary_cross_entropy(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
+def _softmax(z: Array, *, xp: Namespace) -> Array:
+    return xp.exp(_log_softmax(z, axis=1, xp=xp))
+
+
+def _binary_cross_entropy(
+    z: Array, target: Array, weights: Array | None, *, xp: Namespace
+) -> tuple[Array, Array]:
     # -t log sigma(z) - (1 - t) log(1 - sigma(z)) = softplus(z) - t z, and
     # softplus(z) = logaddexp(0, z) neither overflows nor takes log(0).
     softplus = xp.logaddexp(xp.zeros_like(z), z)
-    return xp.sum(softplus - target * z, axis=1), _logistic(z, xp=xp)
+    return _total(softplus - target * z, weights, xp=xp), _logistic(z, xp=xp)
 
 
-def _squared_error(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
+def _squared_error(
+    z: Array, target: Array, weights: Array | None, *, xp: Namespace
+) -> tuple[Array, Array]:
     diff = z - target
-    return xp.sum(diff * diff, axis=1) / 2.0, z
+    return _total(diff * diff, weights, xp=xp) / 2.0, z
 
 
-def _poisson(z: Array, target: Array, *, xp: Namespace) -> tuple[Array, Array]:
+def _identity(z: Array, *, xp: Namespace) -> Array:
+    return z
+
+
+def _poisson(
+    z: Array, target: Array, weights: Array | None, *, xp: Namespace
+) -> tuple[Array, Array]:
     # The negative log-likelihood of Poisson(exp(z)) without the log(t!) term, which does
     # not depend on z.
     mean = xp.exp(z)
-    return xp.sum(mean - target * z, axis=1), mean
+    return _total(mean - target * z, weights, xp=xp), mean
+
+
+def _exp(z: Array, *, xp: Namespace) -> Array:
+    return xp.exp(z)
 
 
 class Loss(NamedTuple):
-    """An output loss: ``evaluate(z, target, *, xp) -> (per-sample losses, output)``.
+    """An output loss: ``evaluate(z, target, weights, *, xp) -> (sum_i w_i L_i, output)``
+    (``weights`` None: all ones) and ``output(z, *, xp)``, the output function alone.
 
     ``target`` is an ``(n, K)`` floating array (one-hot rows for cross-entropy), and the
     gradient of the summed loss with respect to ``z`` is ``output - target``.
@@ -72,14 +100,17 @@ class Loss(NamedTuple):
     evaluate: Callable[..., tuple[Array, Array]]
     output_name: str
     labels: bool  # True: the targets are integer class labels (one-hot inside)
+    output: Callable[..., Array]
 
 
 #: The canonical losses, by name.
 LOSSES: dict[str, Loss] = {
-    "cross_entropy": Loss("cross_entropy", _cross_entropy, "softmax", True),
-    "binary_cross_entropy": Loss("binary_cross_entropy", _binary_cross_entropy, "logistic", False),
-    "squared_error": Loss("squared_error", _squared_error, "identity", False),
-    "poisson": Loss("poisson", _poisson, "exp", False),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy, "softmax", True, _softmax),
+    "binary_cross_entropy": Loss(
+        "binary_cross_entropy", _binary_cross_entropy, "logistic", False, _logistic
+    ),
+    "squared_error": Loss("squared_error", _squared_error, "identity", False, _identity),
+    "poisson": Loss("poisson", _poisson, "exp", False, _exp),
 }
 
 
@@ -97,13 +128,7 @@ def output(z: Array, loss: Loss, *, xp: Namespace) -> Array:
     """The output function of ``loss`` applied to the logits."""
     if 0 in tuple(z.shape):  # no rows: nothing to reduce (Dask's max of nothing raises)
         return z + 0.0
-    if loss.name == "cross_entropy":
-        return xp.exp(_log_softmax(z, axis=1, xp=xp))
-    if loss.name == "binary_cross_entropy":
-        return _logistic(z, xp=xp)
-    if loss.name == "poisson":
-        return xp.exp(z)
-    return z
+    return loss.output(z, xp=xp)
 
 
 # --- targets: checked once at the public boundary, then an (n, K) floating matrix ----------------
@@ -119,9 +144,13 @@ def target_matrix(
     cross-entropy, ``>= 0`` for Poisson. Integer or boolean targets are cast to ``dtype``.
     """
     if loss.labels:
-        check.check_labels(y, name, n=n, num_classes=num_outputs, xp=xp)
-        y = check.folded(y, check.check_label_values, name=name, num_classes=num_outputs)
-        return _one_hot(y, num_outputs, dtype=dtype, xp=xp)
+        check.check_labels(y, name, n=n, num_classes=num_outputs, xp=xp, values=False)
+        if is_dask_array(y):  # no values yet: checked in the graph, chunk by chunk
+            y = check.folded(y, check.check_label_values, name=name, num_classes=num_outputs)
+            return _one_hot(y, num_outputs, dtype=dtype, xp=xp)
+        target = _one_hot(y, num_outputs, dtype=dtype, xp=xp)
+        check.check_one_hot_rows(target, y, name, num_classes=num_outputs, xp=xp)
+        return target
     check.check_array(y, name)
     if y.ndim == 1 and num_outputs == 1:
         y = xp.reshape(y, (-1, 1))
@@ -183,18 +212,29 @@ def sample_weights(
 # --- the mean loss and dJ/dz, shared by the network and the public functions below -----------
 
 
+def _loss_sum(
+    z: Array, target: Array, loss: Loss, *, weights: Array | None, xp: Namespace
+) -> tuple[Array, Any]:
+    """``(sum_i w_i L_i, n_w)``: the loss alone, without its gradient."""
+    loss_sum, _ = loss.evaluate(z, target, weights, xp=xp)
+    return loss_sum, (z.shape[0] if weights is None else xp.sum(weights))
+
+
 def _loss_sum_and_delta(
     z: Array, target: Array, loss: Loss, *, weights: Array | None, xp: Namespace
 ) -> tuple[Array, Array, Array, Any]:
     """``(sum_i w_i L_i, dJ/dz, output, n_w)``: the weighted summed loss, the gradient of the
     *mean* loss ``sum_i w_i L_i / n_w`` with respect to ``z``, the output, and ``n_w``
     (``n``, or ``sum w``)."""
-    losses, out = loss.evaluate(z, target, xp=xp)
+    loss_sum, out = loss.evaluate(z, target, weights, xp=xp)
+    delta = out - target  # made here: scaled in place, no second temporary
     if weights is None:
         n_w: Any = z.shape[0]
-        return xp.sum(losses), (out - target) / n_w, out, n_w
+        delta /= n_w
+        return loss_sum, delta, out, n_w
     n_w = xp.sum(weights)
-    return xp.sum(weights * losses), (out - target) * (weights[:, None] / n_w), out, n_w
+    delta *= weights[:, None] / n_w
+    return loss_sum, delta, out, n_w
 
 
 def _check_logits(z: Array, y: Array, sample_weight: Array | None, loss: Any) -> tuple:
@@ -239,7 +279,7 @@ def loss_value(
     Array(0.5, dtype=array_api_strict.float64)
     """
     spec, target, weights, xp = _check_logits(z, y, sample_weight, loss)
-    loss_sum, _, _, n_w = _loss_sum_and_delta(z, target, spec, weights=weights, xp=xp)
+    loss_sum, n_w = _loss_sum(z, target, spec, weights=weights, xp=xp)
     return loss_sum / n_w
 
 

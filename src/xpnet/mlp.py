@@ -22,6 +22,16 @@ a loop from the last layer to the first (``h_0 = X``, ``h_l = g(h_{l-1} W_l + b_
 
 The lecture's :class:`Params` and every function here accept either form, and return
 gradients in the form they were given.
+
+Pure functions, with one refinement of the design's "nothing is written in place": nothing
+the caller can see is. An array a function has just made itself (a matrix product, a
+difference) may be finished with an augmented operator (``a += b``, ``delta /= n``) before
+anyone else holds it. The standard defines these operators; NumPy, torch and
+array-api-strict then write into the new array instead of making one more, and JAX, Dask
+and ndonnx, whose arrays have no in-place operators, rebind the name to a new array, so the
+same line is right everywhere. On the large workloads each temporary saved is one less
+allocation and page-faulting pass over memory (the Adam step of :mod:`xpnet.optim` makes
+three new arrays per parameter instead of twelve).
 """
 
 from __future__ import annotations
@@ -34,7 +44,15 @@ from ._compat import array_namespace, device
 from ._rng import draw_layers
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
 from .functional import Activation, get_activation
-from .losses import Loss, _loss_sum_and_delta, get_loss, output, sample_weights, target_matrix
+from .losses import (
+    Loss,
+    _loss_sum,
+    _loss_sum_and_delta,
+    get_loss,
+    output,
+    sample_weights,
+    target_matrix,
+)
 
 __all__ = [
     "Layer",
@@ -293,7 +311,73 @@ def _check_model(
     sample_weight: Array | None = None,
 ) -> _Checked:
     """Check a call's arrays (backends, shapes, dtypes, devices) and options; with ``y``,
-    also the targets for ``loss`` (returned as an ``(n, K)`` matrix) and the weights."""
+    also the targets for ``loss`` (returned as an ``(n, K)`` matrix) and the weights.
+
+    The structural checks' verdict is remembered for host arrays (see
+    :class:`xpnet._validation.Verdicts`); the targets' and weights' values are checked on
+    every call.
+    """
+    key = _structure_key(X, params, y, activation, loss, alpha, sample_weight)
+    verdict = _MODEL_VERDICTS.get(key)
+    if verdict is None:
+        verdict = _MODEL_VERDICTS.put(
+            key, _check_structure(X, params, y, activation, loss, alpha, sample_weight)
+        )
+    xp, act, spec, layers = verdict
+    if layers is None:  # not only Layers: rebuild them from the (checked) leaves
+        arrays = _leaves(params)[0]
+        layers = tuple(Layer(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2))
+    elif layers is _AS_GIVEN:
+        layers = params
+    else:  # Params
+        layers = (Layer(params[0], params[1]), Layer(params[2], params[3]))
+    target = weights = None
+    if y is not _NO_TARGETS:
+        n, k = X.shape[0], layers[-1].W.shape[1]
+        target = target_matrix(y, spec, n=n, num_outputs=k, dtype=X.dtype, xp=xp)
+        weights = sample_weights(sample_weight, n=n, dtype=X.dtype, xp=xp)
+    return _Checked(xp, layers, act, spec, target, weights)
+
+
+#: ``_check_structure``'s verdicts by :func:`_structure_key`.
+_MODEL_VERDICTS = check.Verdicts()
+#: In a verdict: the parameters are a tuple of Layer already, to be used as they are.
+_AS_GIVEN: Any = object()
+
+
+def _structure_key(
+    X: Array, params: Model, y: Any, activation: Any, loss: Any, alpha: Any, sample_weight: Any
+) -> tuple[Any, ...] | None:
+    """What the structural checks of :func:`_check_model` depend on, for host arrays in
+    ``Params`` or a tuple of ``Layer`` with options of the usual types; else ``None``."""
+    if not (type(activation) is str and type(loss) is str and type(alpha) in (float, int)):
+        return None
+    if type(params) is Params:
+        arrays: Any = params
+    elif type(params) is tuple and params and all(type(layer) is Layer for layer in params):
+        arrays = [a for layer in params for a in layer]
+    else:
+        return None
+    others = [X] if y is _NO_TARGETS else [X, y]
+    if sample_weight is not None:
+        others.append(sample_weight)
+    signature = check.host_signature([*others, *arrays])
+    if signature is None:
+        return None
+    return (type(params), activation, loss, alpha, len(others), *signature)
+
+
+def _check_structure(
+    X: Array,
+    params: Model,
+    y: Any,
+    activation: Any,
+    loss: Any,
+    alpha: Any,
+    sample_weight: Array | None,
+) -> tuple[Namespace, Activation, Loss, Any]:
+    """The structural checks of :func:`_check_model`: ``(xp, activation, loss, layers)``
+    with ``layers`` a marker of the parameters' form (see :func:`_check_model`)."""
     act = get_activation(activation)
     spec = get_loss(loss)
     check.check_real(alpha, "alpha", low=0.0)
@@ -313,20 +397,20 @@ def _check_model(
     xp = array_namespace(*all_arrays, names=tuple(all_names))
     check.check_floating(X, "X", ndim=2, xp=xp)
     _check_shapes(X, arrays, names, xp=xp)
-    k = arrays[-2].shape[1]
     if spec.labels:
-        check.check_num_classes(int(k), f"{names[-2]}.shape[1]")
+        check.check_num_classes(int(arrays[-2].shape[1]), f"{names[-2]}.shape[1]")
     check.check_same_device(all_arrays, all_names)
-    target = weights = None
     if y is not _NO_TARGETS:
         check.check_nonempty(X, "X")
-        n = X.shape[0]
-        target = target_matrix(y, spec, n=n, num_outputs=k, dtype=X.dtype, xp=xp)
-        weights = sample_weights(sample_weight, n=n, dtype=X.dtype, xp=xp)
     elif sample_weight is not None:
         raise ValueError("sample_weight: given without targets y")
-    layers = tuple(Layer(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2))
-    return _Checked(xp, layers, act, spec, target, weights)
+    if type(params) is Params:
+        form = Params
+    elif type(params) is tuple and all(type(layer) is Layer for layer in params):
+        form = _AS_GIVEN
+    else:
+        form = None
+    return xp, act, spec, form
 
 
 # --- forward ------------------------------------------------------------------------------
@@ -372,10 +456,14 @@ def _forward(
     hidden: list[Array] = []
     h = X
     for W, b in layers[:-1]:
-        h = g.forward(h @ W + b, xp=xp)
+        a = h @ W
+        a += b  # on the product just made, which nobody else holds (see above)
+        h = g.forward(a, xp=xp)
         hidden.append(h)
     W, b = layers[-1]
-    return tuple(hidden), h @ W + b
+    z = h @ W
+    z += b
+    return tuple(hidden), z
 
 
 def _activation(activation: Activation | str) -> Activation:
@@ -453,10 +541,11 @@ def _loss_sum_and_grad(
         W = layers[l].W
         dW = inputs[l].T @ delta
         if alpha:
-            dW = dW + (alpha / n_w) * W
+            dW += (alpha / n_w) * W
         grads.append(Layer(dW, xp.sum(delta, axis=0)))
         if l:
-            delta = (delta @ W.T) * g.grad(inputs[l], xp=xp)  # (dJ/da_l W_l^T) * g'(a_{l-1})
+            delta = delta @ W.T
+            delta *= g.grad(inputs[l], xp=xp)  # (dJ/da_l W_l^T) * g'(a_{l-1})
     if alpha:
         loss_sum = loss_sum + _l2_half(layers, alpha, xp=xp)
     return _Backprop(loss_sum, tuple(reversed(grads)), z, out, n_w)
@@ -482,7 +571,7 @@ def _mean_loss(
     differentiate in :mod:`xpnet.gradcheck`; no checks."""
     spec = loss if isinstance(loss, Loss) else get_loss(loss)
     z = _forward(X, layers, activation=activation, xp=xp)[1]
-    loss_sum, _, _, n_w = _loss_sum_and_delta(z, target, spec, weights=weights, xp=xp)
+    loss_sum, n_w = _loss_sum(z, target, spec, weights=weights, xp=xp)
     if alpha:
         loss_sum = loss_sum + _l2_half(layers, alpha, xp=xp)
     return loss_sum / n_w

@@ -38,7 +38,7 @@ from ._rng import epoch_orders
 from ._sharding import data_parallel, replicate, sharded_step
 from .functional import _one_hot
 from .losses import LOSSES
-from .mlp import _check_model, _leaves, _like, _loss_sum_and_grad
+from .mlp import Layer, Params, _check_model, _leaves, _like, _loss_sum_and_grad
 
 __all__ = [
     "SGD",
@@ -71,7 +71,35 @@ def _tree_map(fn: Callable[..., Array], tree: Any, *rest: Any) -> Any:
 
 def _check_pair(params: Any, grads: Any, other: str = "grads") -> Namespace:
     """``params`` and ``grads`` (or a state part) are trees of one structure whose arrays
-    agree in backend, shape, dtype and device; return their namespace."""
+    agree in backend, shape, dtype and device; return their namespace (the verdict is
+    remembered for host arrays, see :class:`xpnet._validation.Verdicts`)."""
+    key = _pair_key(params, grads, other)
+    xp = _PAIR_VERDICTS.get(key)
+    if xp is None:
+        xp = _PAIR_VERDICTS.put(key, _check_pair_structure(params, grads, other))
+    return xp
+
+
+_PAIR_VERDICTS = check.Verdicts()
+
+
+def _pair_key(params: Any, grads: Any, other: str) -> tuple[Any, ...] | None:
+    kinds = (type(params), type(grads))
+    if kinds[0] is not kinds[1] or kinds[0] not in (Params, tuple):
+        return None
+    if kinds[0] is Params:
+        p_arrays: Any = params
+        g_arrays: Any = grads
+    elif all(type(layer) is Layer for layer in (*params, *grads)):
+        p_arrays = [a for layer in params for a in layer]
+        g_arrays = [a for layer in grads for a in layer]
+    else:
+        return None
+    signature = check.host_signature([*p_arrays, *g_arrays])
+    return None if signature is None else (kinds[0], other, len(p_arrays), *signature)
+
+
+def _check_pair_structure(params: Any, grads: Any, other: str) -> Namespace:
     p_arrays, p_names = _leaves(params, "params")
     g_arrays, g_names = _leaves(grads, other)
     if len(p_arrays) != len(g_arrays):
@@ -226,12 +254,16 @@ class SGD(_Optimizer):
         mu = self.momentum
         if not mu:
             return _sgd_step(params, grads, lr), state
-        velocity = _tree_map(lambda v, g: mu * v - lr * g, state.velocity, grads)
-        if self.nesterov:
-            update = _tree_map(lambda v, g: mu * v - lr * g, velocity, grads)
-        else:
-            update = velocity
-        return _tree_map(lambda p, u: p + u, params, update), SGDState(velocity)
+
+        def velocity(v: Array, g: Array) -> Array:  # mu v - lr g
+            new = mu * v
+            new -= lr * g  # in place on the array just made (see _sgd_step)
+            return new
+
+        new_velocity = _tree_map(velocity, state.velocity, grads)
+        # Nesterov steps by mu v' - lr g, the velocity rule applied once more
+        update = _tree_map(velocity, new_velocity, grads) if self.nesterov else new_velocity
+        return _tree_map(lambda p, u: p + u, params, update), SGDState(new_velocity)
 
 
 @dataclass(frozen=True)
@@ -298,11 +330,37 @@ class Adam(_Optimizer):
     ) -> tuple[Any, AdamState]:
         b1, b2, eps = self.beta1, self.beta2, self.eps
         t = state.t + 1.0
-        m = _tree_map(lambda m, g: b1 * m + (1.0 - b1) * g, state.m, grads)
-        s = _tree_map(lambda s, g: b2 * s + (1.0 - b2) * (g * g), state.s, grads)
         rate = lr * xp.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        params = _tree_map(lambda p, m, s: p - rate * m / (xp.sqrt(s) + eps), params, m, s)
-        return params, AdamState(t, m, s)
+        neg_rate = -rate
+
+        # Each array below is made here and updated in place by augmented operators before
+        # anyone else sees it: one new array per moment and one for the parameters, instead
+        # of one per operation (on torch and NumPy every large temporary costs page faults).
+        # JAX and Dask rebind instead; the caller's arrays are never written.
+        def first(m: Array, g: Array) -> Array:  # b1 m + (1 - b1) g
+            new = g - m
+            new *= 1.0 - b1
+            new += m
+            return new
+
+        def second(s: Array, g: Array) -> Array:  # b2 s + (1 - b2) g^2
+            new = g * g
+            new -= s
+            new *= 1.0 - b2
+            new += s
+            return new
+
+        def update(p: Array, m: Array, s: Array) -> Array:  # p - rate m / (sqrt(s) + eps)
+            root = xp.sqrt(s)
+            root += eps
+            new = m * neg_rate
+            new /= root
+            new += p
+            return new
+
+        m = _tree_map(first, state.m, grads)
+        s = _tree_map(second, state.s, grads)
+        return _tree_map(update, params, m, s), AdamState(t, m, s)
 
 
 Optimizer = SGD | Adam
