@@ -170,12 +170,31 @@ def assert_same_fit(ours: Any, theirs: Any, *, X_ns: Any, X_device: Any) -> None
 
 @pytest.fixture(autouse=True)
 def _not_on_dask(request: pytest.FixtureRequest) -> None:
-    """Documented exception: the estimators run scikit-learn's own minibatch loop (its order,
-    its stopping rules, one read-back per epoch), not xpnet's Dask driver; on lazy Dask arrays
-    that loop's graph grows with every step (minutes per fit). Dask data train with
+    """The estimators refuse Dask arrays (test_dask_input_is_refused_with_directions): they
+    run scikit-learn's own minibatch loop (its order, its stopping rules, one read-back per
+    epoch), whose lazy graph would grow with every step; Dask data train with
     ``xpnet.train`` (tests/test_dask.py)."""
     if "backend" in request.fixturenames and request.getfixturevalue("backend").library == "dask":
-        pytest.skip("estimators on Dask arrays: use xpnet.train (see the fixture's docstring)")
+        pytest.skip("the estimators refuse Dask arrays (see the fixture's docstring)")
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "predict", "score"])
+def test_dask_input_is_refused_with_directions(method: str) -> None:
+    da = pytest.importorskip("dask.array")
+    X_np, y_np = dataset("multiclass")
+    fitted = xpnet.MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(X_np, y_np)
+    X, y = da.from_array(X_np, chunks=10), da.from_array(y_np, chunks=10)
+    calls = {
+        "fit": lambda: xpnet.MLPClassifier().fit(X, y),
+        "partial_fit": lambda: xpnet.MLPClassifier().partial_fit(X, y, classes=np.unique(y_np)),
+        "predict": lambda: fitted.predict(X),
+        "score": lambda: fitted.score(X, y),
+    }
+    with pytest.raises(TypeError, match=r"^X: .*not Dask arrays.*xpnet\.train"):
+        calls[method]()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

@@ -1055,8 +1055,8 @@ YC_HOST = np.array([0, 1, 2] * 4)
 YR_HOST = _RNG.standard_normal(12)
 WC_HOST = _RNG.uniform(0.5, 2.0, 12)
 _FIT = {"max_iter": 3, "random_state": 0}
-#: The estimators run their own loop, not xpnet's Dask driver (tests/test_estimators.py):
-#: on Dask they do not check values (a NaN in X is not refused), so they are left out.
+#: The estimators refuse Dask arrays with a TypeError that points to xpnet.train
+#: (tests/test_estimators.py): no oracle of theirs applies there, so they are left out.
 ESTIMATORS_NOT_ON = (Backend.DASK,)
 DIVERGENCE = r"Solver produced non-finite parameter weights"  # scikit-learn's words
 

@@ -157,8 +157,9 @@ def test_jitted_step_equals_the_eager_step(make) -> None:
         eager, eager_state = opt.step(eager, _on(g, Backend.JAX), eager_state, lr=lr)
         jitted, jitted_state = step(jitted, _on(g, Backend.JAX), jitted_state, lr)
         sizes.append(step._cache_size())
+    # XLA fuses each update into one loop with fused multiply-adds: rounding, no more
     for got, want in zip(_flat(jitted), _flat(eager)):
-        assert_close(got, want, backend="jax", rtol=1e-13, atol=1e-15)
+        assert_close(got, want, backend="jax", rtol=1e-12, atol=1e-14)
     # the first call sees the user's uncommitted arrays, later ones the step's own outputs;
     # from then on no rate compiles anything new
     assert sizes[1:] == [sizes[1]] * (len(sizes) - 1)

@@ -128,7 +128,12 @@ class _EagerEpoch:
                 Xb, yb = X[start:stop, ...], y[start:stop]
                 if targets is not None:
                     e_y = targets[start:stop, ...]
-            params, batch_loss, batch_hits = step(params, Xb, yb, lrs[i], xp=xp, e_y=e_y)
+            # From the second step on, the parameters and optimizer state are the ones the
+            # step before made and nobody else has seen: the step may write into them
+            # (donation, see xpnet.optim._minus). The epoch's first step leaves the caller's.
+            params, batch_loss, batch_hits = step(
+                params, Xb, yb, lrs[i], xp=xp, e_y=e_y, donate=i > 0
+            )
             losses.append(batch_loss)
             hits.append(batch_hits)
         return params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))
@@ -295,9 +300,15 @@ def take_rows(x: Array, idx: Array, *, xp: Namespace) -> Array:
 
 def compiled(fn: Callable[..., Any], xp: Namespace) -> Callable[..., Any]:
     """``fn`` under ``jax.jit`` on JAX (its arguments traced, ``None`` static), as it is
-    elsewhere: eager NumPy and torch pay no compilation for a loop of small steps."""
+    elsewhere: eager NumPy and torch pay no compilation for a loop of small steps. A
+    ``donate=`` keyword (see :func:`xpnet.optim._minus`) is dropped on JAX."""
     if is_jax_namespace(xp):
         import jax
 
-        return jax.jit(fn)
+        jitted = jax.jit(fn)
+
+        def run(*args: Any, donate: bool = False) -> Any:
+            return jitted(*args)  # JAX writes nothing in place: donation means nothing here
+
+        return run
     return fn

@@ -44,6 +44,7 @@ from ._compat import (
     array_namespace,
     device,
     is_array_api_obj,
+    is_dask_array,
     is_jax_namespace,
     is_numpy_array,
     namespace_name,
@@ -51,7 +52,7 @@ from ._compat import (
 from .backends import asarray, jax_x64_enabled, to_numpy
 from .losses import LOSSES
 from .losses import output as _output_function
-from .mlp import Layer, _forward, _loss_and_grad
+from .mlp import Layer, _forward, _l2_half, _loss_and_grad
 from .optim import SGD, Adam
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -168,13 +169,7 @@ def _reported_loss(
         data_loss = xp.sum(sample_weight * per_sample) / total
     if alpha == 0:
         return data_loss
-    # ||W||^2 as the inner product of W with itself: one pass, no temporary (BLAS dot)
-    squares = sum(_flat(layer.W, xp) @ _flat(layer.W, xp) for layer in layers)
-    return data_loss + (0.5 * alpha) * squares / total
-
-
-def _flat(a: Array, xp: Namespace) -> Array:
-    return xp.reshape(a, (-1,))
+    return data_loss + _l2_half(layers, alpha, xp=xp) / total
 
 
 # --- one minibatch step: core gradient, optimizer update, reported loss -----------------------
@@ -199,9 +194,11 @@ def _batch_step(
     *,
     config: _StepConfig,
     xp: Namespace,
+    donate: bool = False,
 ) -> tuple[Layers, Any, Array]:
     """One update on one minibatch; returns the new layers and state and the batch's
-    reported loss (computed with the weights before the update, as scikit-learn does)."""
+    reported loss (computed with the weights before the update, as scikit-learn does).
+    ``donate``: the layers and state may be written into (see :func:`xpnet.optim._minus`)."""
     _, grads, output = _loss_and_grad(
         X,
         target,
@@ -221,7 +218,7 @@ def _batch_step(
         sample_weight=sample_weight,
         xp=xp,
     )
-    layers, state = config.optimizer._step(layers, grads, state, lr, xp=xp)
+    layers, state = config.optimizer._step(layers, grads, state, lr, xp=xp, donate=donate)
     return layers, state, batch_loss
 
 
@@ -240,12 +237,13 @@ def _epoch_step(config: _StepConfig, xp: Namespace) -> Callable[..., Any]:
         idx: Array,
         lr: Any,
         loss_sum: Array,
+        donate: bool = False,
     ) -> tuple[Layers, Any, Array]:
         take = _drivers.take_rows
         Xb, tb = take(X, idx, xp=xp), take(target, idx, xp=xp)
         wb = None if sample_weight is None else take(sample_weight, idx, xp=xp)
         layers, state, batch_loss = _batch_step(
-            layers, state, Xb, tb, wb, lr, config=config, xp=xp
+            layers, state, Xb, tb, wb, lr, config=config, xp=xp, donate=donate
         )
         return layers, state, loss_sum + batch_loss * idx.shape[0]
 
@@ -452,6 +450,13 @@ class _BaseMLP(BaseEstimator):
             with _named("X"):
                 X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
             return X, array_namespace(X)
+        if is_dask_array(X):
+            raise TypeError(
+                "X: the estimators take in-memory arrays (NumPy, torch, JAX, ...), not Dask "
+                "arrays: they run scikit-learn's own minibatch loop, whose lazy graph would "
+                "grow with every step. Train on Dask data with xpnet.train (chunk by chunk, "
+                "see the page 'Scaling out'), or pass X.compute() if it fits in memory."
+            )
         xp = array_namespace(X)
         if X.ndim != 2:
             raise ValueError(f"X: expected a 2-D array, got shape {tuple(X.shape)}")
@@ -461,7 +466,6 @@ class _BaseMLP(BaseEstimator):
         if X.shape[1] < 1:
             raise ValueError(f"X: found array with 0 feature(s) (shape={tuple(X.shape)})")
         check.check_finite(X, "X", xp=xp)
-        X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
         if reset:
             self.n_features_in_ = int(X.shape[1])
             if hasattr(self, "feature_names_in_"):
@@ -650,8 +654,19 @@ class _BaseMLP(BaseEstimator):
                 loss_sum = xp.zeros((), dtype=data.X.dtype, device=where)
                 for start in range(0, n_samples, batch_size):
                     idx = order_on_device[start : min(start + batch_size, n_samples)]
+                    # from the epoch's second step on, the layers and state are the step
+                    # before's, seen by nobody else: donated (coefs_ and the best weights
+                    # kept for early stopping are the arrays of an epoch's end)
                     layers, state, loss_sum = step(
-                        layers, state, data.X, data.target, data.sample_weight, idx, lr, loss_sum
+                        layers,
+                        state,
+                        data.X,
+                        data.target,
+                        data.sample_weight,
+                        idx,
+                        lr,
+                        loss_sum,
+                        donate=start > 0,
                     )
                 self._set_layers(layers)
                 self._optimizer[1] = state

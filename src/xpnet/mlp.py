@@ -552,8 +552,15 @@ def _loss_sum_and_grad(
 
 
 def _l2_half(layers: Layers, alpha: float, *, xp: Namespace) -> Array:
-    """``alpha / 2 sum_l ||W_l||^2``: the L2 penalty (weights, not biases), before ``/ n_w``."""
-    return (alpha / 2.0) * sum(xp.sum(W * W) for W, _ in layers)
+    """``alpha / 2 sum_l ||W_l||^2``: the L2 penalty (weights, not biases), before ``/ n_w``.
+
+    Each ``||W||^2`` is the inner product of ``W`` with itself: one pass, no temporary.
+    """
+    return (alpha / 2.0) * sum(_flat(W, xp=xp) @ _flat(W, xp=xp) for W, _ in layers)
+
+
+def _flat(a: Array, *, xp: Namespace) -> Array:
+    return xp.reshape(a, (-1,))
 
 
 def _mean_loss(

@@ -141,8 +141,46 @@ def sgd_step(params: Any, grads: Any, lr: float | Array, /) -> Any:
     return _sgd_step(params, grads, lr)
 
 
-def _sgd_step(params: Any, grads: Any, lr: float | Array) -> Any:
-    return _tree_map(lambda p, g: p - lr * g, params, grads)
+def _sgd_step(params: Any, grads: Any, lr: float | Array, *, donate: bool = False) -> Any:
+    return _tree_map(lambda p, g: _minus(p, lr * g, donate), params, grads)
+
+
+# --- donation: a driver that owns the arrays lets the step write into them -------------------
+#
+# The optimizers are pure: ``step`` returns new arrays and leaves its arguments as they were.
+# A driver that made the parameters and the state itself and drops them after the step (the
+# eager loops of ``train`` and of the estimators, from the second step of an epoch on, when
+# nobody else has seen them) may *donate* them, as ``jax.jit(donate_argnums=...)`` does: the
+# step then writes its results into them with augmented operators instead of allocating new
+# arrays. The arithmetic is the same operation for operation, so the results are identical;
+# only where they are written differs. JAX's and Dask's arrays have no in-place operators:
+# there the same lines make new arrays, as without donation.
+
+
+def _minus(a: Array, b: Array, donate: bool) -> Array:
+    """``a - b``, written into ``a`` when it is donated."""
+    if donate:
+        a -= b
+        return a
+    return a - b
+
+
+def _add(a: Array, b: Array, donate: bool) -> Array:
+    """``a + b``, written into ``a`` when it is donated."""
+    if donate:
+        a += b
+        return a
+    return a + b
+
+
+def _plus(a: Array, temporary: Array, donate: bool) -> Array:
+    """``a + temporary``, written into ``a`` when it is donated, else into ``temporary``
+    (an array the caller has just made and holds alone)."""
+    if donate:
+        a += temporary
+        return a
+    temporary += a
+    return temporary
 
 
 # --- the optimizers ----------------------------------------------------------------------------
@@ -189,7 +227,11 @@ class _Optimizer:
     def _check_state(self, params: Any, state: Any) -> None:
         raise NotImplementedError
 
-    def _step(self, params: Any, grads: Any, state: Any, lr: Any, *, xp: Namespace) -> Any:
+    def _step(
+        self, params: Any, grads: Any, state: Any, lr: Any, *, xp: Namespace, donate: bool = False
+    ) -> Any:
+        """The update without checks; ``donate``: ``params`` and ``state`` may be written
+        into (see :func:`_minus`)."""
         raise NotImplementedError
 
 
@@ -249,21 +291,39 @@ class SGD(_Optimizer):
             raise ValueError("state: a velocity was given but momentum is 0")
 
     def _step(
-        self, params: Any, grads: Any, state: SGDState, lr: Any, *, xp: Namespace = None
+        self,
+        params: Any,
+        grads: Any,
+        state: SGDState,
+        lr: Any,
+        *,
+        xp: Namespace = None,
+        donate: bool = False,
     ) -> tuple[Any, SGDState]:
         mu = self.momentum
         if not mu:
-            return _sgd_step(params, grads, lr), state
+            return _sgd_step(params, grads, lr, donate=donate), state
 
-        def velocity(v: Array, g: Array) -> Array:  # mu v - lr g
-            new = mu * v
-            new -= lr * g  # in place on the array just made (see _sgd_step)
+        def velocity(v: Array, g: Array, into: bool) -> Array:  # mu v - lr g
+            new = _times(v, mu, into)
+            new -= lr * g
             return new
 
-        new_velocity = _tree_map(velocity, state.velocity, grads)
-        # Nesterov steps by mu v' - lr g, the velocity rule applied once more
-        update = _tree_map(velocity, new_velocity, grads) if self.nesterov else new_velocity
-        return _tree_map(lambda p, u: p + u, params, update), SGDState(new_velocity)
+        new_velocity = _tree_map(lambda v, g: velocity(v, g, donate), state.velocity, grads)
+        if self.nesterov:  # the step mu v' - lr g: the velocity rule once more, a new array
+            update = _tree_map(lambda v, g: velocity(v, g, False), new_velocity, grads)
+            new_params = _tree_map(lambda p, u: _plus(p, u, donate), params, update)
+        else:  # the step is the velocity itself, which the new state keeps
+            new_params = _tree_map(lambda p, v: _add(p, v, donate), params, new_velocity)
+        return new_params, SGDState(new_velocity)
+
+
+def _times(a: Array, c: Any, donate: bool) -> Array:
+    """``c * a``, written into ``a`` when it is donated."""
+    if donate:
+        a *= c
+        return a
+    return c * a
 
 
 @dataclass(frozen=True)
@@ -326,37 +386,42 @@ class Adam(_Optimizer):
         check.check_same_device([first, state.t], ["params", "state.t"])
 
     def _step(
-        self, params: Any, grads: Any, state: AdamState, lr: Any, *, xp: Namespace
+        self,
+        params: Any,
+        grads: Any,
+        state: AdamState,
+        lr: Any,
+        *,
+        xp: Namespace,
+        donate: bool = False,
     ) -> tuple[Any, AdamState]:
         b1, b2, eps = self.beta1, self.beta2, self.eps
         t = state.t + 1.0
-        rate = lr * xp.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        neg_rate = -rate
+        neg_rate = -(lr * xp.sqrt(1.0 - b2**t) / (1.0 - b1**t))
 
-        # Each array below is made here and updated in place by augmented operators before
-        # anyone else sees it: one new array per moment and one for the parameters, instead
-        # of one per operation (on torch and NumPy every large temporary costs page faults).
-        # JAX and Dask rebind instead; the caller's arrays are never written.
-        def first(m: Array, g: Array) -> Array:  # b1 m + (1 - b1) g
-            new = g - m
-            new *= 1.0 - b1
-            new += m
+        # Augmented operators finish each array as soon as it is made (and, donated, write
+        # into the state and the parameters): a new array per moment and two per parameter
+        # instead of one per operation. On NumPy and torch every large temporary costs an
+        # allocation and page faults, more than the arithmetic itself.
+        def first(m: Array, g: Array) -> Array:  # b1 m + (1 - b1) g, as b1 (m - g) + g
+            new = _minus(m, g, donate)
+            new *= b1
+            new += g
             return new
 
-        def second(s: Array, g: Array) -> Array:  # b2 s + (1 - b2) g^2
-            new = g * g
-            new -= s
-            new *= 1.0 - b2
-            new += s
+        def second(s: Array, g: Array) -> Array:  # b2 s + (1 - b2) g^2, as b2 (s - g^2) + g^2
+            squares = g * g
+            new = _minus(s, squares, donate)
+            new *= b2
+            new += squares
             return new
 
         def update(p: Array, m: Array, s: Array) -> Array:  # p - rate m / (sqrt(s) + eps)
             root = xp.sqrt(s)
             root += eps
-            new = m * neg_rate
-            new /= root
-            new += p
-            return new
+            step = m * neg_rate
+            step /= root
+            return _plus(p, step, donate)
 
         m = _tree_map(first, state.m, grads)
         s = _tree_map(second, state.s, grads)
@@ -500,7 +565,15 @@ class _TrainStep:
     alpha: float = 0.0
 
     def __call__(
-        self, carry: Any, X: Array, y: Array, lr: Any, *, xp: Namespace, e_y: Array | None = None
+        self,
+        carry: Any,
+        X: Array,
+        y: Array,
+        lr: Any,
+        *,
+        xp: Namespace,
+        e_y: Array | None = None,
+        donate: bool = False,
     ) -> tuple[Any, Array, Array]:
         layers, state = carry
         spec = LOSSES[self.loss]
@@ -510,7 +583,9 @@ class _TrainStep:
         result = _loss_sum_and_grad(
             X, target, layers, xp=xp, activation=self.activation, loss=spec, alpha=self.alpha
         )
-        layers, state = self.optimizer._step(layers, grads=result.grads, state=state, lr=lr, xp=xp)
+        layers, state = self.optimizer._step(
+            layers, grads=result.grads, state=state, lr=lr, xp=xp, donate=donate
+        )
         return (layers, state), result.loss_sum, _hits(result.z, y, self.loss, xp=xp)
 
     def targets(self, carry: Any, X: Array, y: Array, *, xp: Namespace) -> Array | None:

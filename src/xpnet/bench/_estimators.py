@@ -78,10 +78,11 @@ def estimator_speed(
 ) -> dict[str, Any]:
     """Median fit seconds of each case and scikit-learn's time over xpnet's (> 1: faster).
 
-    ``backends``: the inputs given to xpnet on *large* (default: every installed backend
-    but array-api-strict, which is slow on purpose).
+    ``backends``: the inputs given to xpnet on *large* (default: every installed in-memory
+    backend but array-api-strict, which is slow on purpose; Dask is for data that do not
+    fit, and its own benchmark is ``bench --workload out-of-core``).
     """
-    chosen = [b for b in available_backends() if b != "array_api_strict"]
+    chosen = [b for b in available_backends() if b in ("numpy", "torch", "jax")]
     cases = _cases(n, chosen if backends is None else list(backends))
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in cases}
     first: dict[tuple[str, str], float] = {}
