@@ -44,7 +44,8 @@ def _assert_same(got: list[np.ndarray], want: list[np.ndarray], what: str) -> No
 def test_donated_steps_equal_pure_steps_bit_for_bit(backend: Backend, optimizer: Any) -> None:
     rng = np.random.default_rng(0)
     layers = xpnet.init_layers((4, 5, 3), seed=1)
-    grads = [[rng.standard_normal(np.shape(a)) for layer in layers for a in layer] for _ in range(6)]
+    shapes = [np.shape(a) for layer in layers for a in layer]
+    grads = [[rng.standard_normal(shape) for shape in shapes] for _ in range(6)]
 
     def on(arrays: list[np.ndarray]) -> tuple[xpnet.Layer, ...]:
         moved = [to_backend(a, backend) for a in arrays]
