@@ -151,6 +151,12 @@ def test_estimator_fits(quick_report: tuple[dict, str]) -> None:
         "large / scikit-learn",
         "digits / scikit-learn",
     }
+    floors = fits["matmul_floor_seconds"]
+    assert "numpy" in floors
+    for backend, seconds in floors.items():
+        assert _positive(seconds), backend
+        # the products alone take less than the whole fit
+        assert seconds < fits["median_seconds"][f"large / xpnet {backend}"], backend
 
 
 def test_rowwise_and_memory(quick_report: tuple[dict, str]) -> None:

@@ -605,12 +605,17 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         large = {k: v for k, v in ratios.items() if k.startswith("large / ")}
         if large:
             best = max(large, key=lambda k: large[k])
+            backend = best.split(" / ")[1].removeprefix("xpnet ")
+            bounds = fits.get("sklearn_over_matmul_floor", {})
+            bound = (
+                "" if backend not in bounds else f"; its matmuls alone allow {bounds[backend]:.2f}"
+            )
             add(
                 "estimators: scikit-learn / xpnet fit, fastest backend",
                 large[best],
                 ">=",
                 2.0,
-                f"{best.split(' / ')[1].removeprefix('xpnet ')} input",
+                f"{backend} input{bound}",
             )
         for key, value in ratios.items():
             if key.startswith("digits / "):

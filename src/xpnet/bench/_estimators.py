@@ -69,6 +69,43 @@ def _cases(n: int, backends: Sequence[str]) -> dict[tuple[str, str], Callable[[]
     return cases
 
 
+def _matmul_floor(n: int, backend: str, *, repeats: int = 30) -> float:
+    """Seconds that the *large* fit's matrix products alone take on ``backend``: the five
+    products of a step (forward ``X W1``, ``h W2``; backward ``h^T delta2``,
+    ``delta2 W2^T``, ``X^T delta1``), best of ``repeats``, times the steps of the fit.
+
+    No implementation on that backend can fit faster, whatever it does around them, so
+    scikit-learn's time over this is the largest ratio the backend could reach.
+    """
+    import numpy as np
+
+    from ..backends import namespace
+
+    xp = namespace(backend)
+    d, hidden, k = 784, LARGE["hidden_layer_sizes"][0], 10
+    b = LARGE["batch_size"]
+    rng = np.random.default_rng(0)
+    shapes = [(b, d, hidden), (b, hidden, k), (hidden, b, k), (b, k, hidden), (d, b, hidden)]
+    pairs = [
+        (
+            asarray(rng.standard_normal((m, kk), dtype=np.float32), backend=backend),
+            asarray(rng.standard_normal((kk, nn), dtype=np.float32), backend=backend),
+        )
+        for m, kk, nn in shapes
+    ]
+    matmul = xp.matmul
+    if backend == "jax":
+        import jax
+
+        matmul = jax.jit(xp.matmul)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        block([matmul(a, c) for a, c in pairs])
+        best = min(best, time.perf_counter() - start)
+    return best * (n / b) * LARGE["max_iter"]
+
+
 def estimator_speed(
     *,
     n: int = 60000,
@@ -83,7 +120,9 @@ def estimator_speed(
     fit, and its own benchmark is ``bench --workload out-of-core``).
     """
     chosen = [b for b in available_backends() if b in ("numpy", "torch", "jax")]
-    cases = _cases(n, chosen if backends is None else list(backends))
+    if backends is not None:
+        chosen = list(backends)
+    cases = _cases(n, chosen)
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in cases}
     first: dict[tuple[str, str], float] = {}
     for round_ in range(repeats + 1):  # round 0: warm-up (JAX compiles), timed separately
@@ -103,9 +142,13 @@ def estimator_speed(
         for key, seconds in medians.items()
         if key[1] != "scikit-learn"
     }
+    floors = {backend: _matmul_floor(n, backend) for backend in chosen}
+    sklearn_seconds = medians[("large", "scikit-learn")]
     return {
         "n": n,
         "repeats": repeats,
+        "matmul_floor_seconds": floors,
+        "sklearn_over_matmul_floor": {b: sklearn_seconds / f for b, f in floors.items()},
         "median_seconds": {" / ".join(k): v for k, v in medians.items()},
         "first_seconds": {" / ".join(k): v for k, v in first.items()},
         "sklearn_over_xpnet": {" / ".join(k): v for k, v in ratios.items()},
@@ -124,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, seconds in result["median_seconds"].items():
         ratio = result["sklearn_over_xpnet"].get(key)
         print(f"  {key:28s} {seconds:8.2f} s" + ("" if ratio is None else f"   x{ratio:.2f}"))
+    print("the large fit's matrix products alone (no implementation is faster on the backend)")
+    for backend, seconds in result["matmul_floor_seconds"].items():
+        bound = result["sklearn_over_matmul_floor"][backend]
+        print(f"  matmul floor {backend:15s} {seconds:8.2f} s   x{bound:.2f} at most")
     return 0
 
 
