@@ -170,7 +170,7 @@ def check_one_hot_rows(
     exactly when every label lies in ``[0, num_classes)``: one sum of the matrix the loss
     needs anyway instead of its own passes over ``y`` (same error as
     :func:`check_label_values`; skipped when traced)."""
-    if is_traced(target) or any(s == 0 for s in target.shape):
+    if is_traced(target) or 0 in target.shape:
         return
     n = target.shape[0]
     exact = _EXACT_COUNT.get(target.dtype)

@@ -150,7 +150,7 @@ def _reported_loss(
     """
     if out_activation in ("softmax", "logistic"):
         eps = float(xp.finfo(output.dtype).eps)
-        p = xp.clip(output, eps, 1.0 - eps)
+        p = xp.minimum(xp.maximum(output, eps), 1.0 - eps)  # clip, without compat's checks
         if out_activation == "softmax":  # target: the one-hot rows
             per_sample = -xp.sum(target * xp.log(p), axis=1)
         else:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from . import _validation as check
-from ._compat import array_namespace, device
+from ._compat import HOST_ONLY_TYPES, array_namespace, device
 from .backends import default_float_dtype, resolve_dtype
 
 __all__ = [
@@ -265,8 +265,24 @@ def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
 
 
 def _one_hot(y: Array, num_classes: int, *, dtype: Any, xp: Namespace) -> Array:
-    classes = xp.arange(num_classes, dtype=y.dtype, device=device(y))
-    return xp.astype(y[..., None] == classes, dtype)
+    return xp.astype(y[..., None] == _classes(y, num_classes, xp=xp), dtype)
+
+
+#: ``arange(K)`` for host labels, by ``(type, dtype, K)``: made once, never handed out.
+_HOST_CLASSES: dict[tuple[Any, Any, int], Array] = {}
+
+
+def _classes(y: Array, num_classes: int, *, xp: Namespace) -> Array:
+    """``arange(K)`` in the dtype and on the device of the labels ``y``."""
+    if type(y) not in HOST_ONLY_TYPES:
+        return xp.arange(num_classes, dtype=y.dtype, device=device(y))
+    key = (type(y), y.dtype, num_classes)
+    classes = _HOST_CLASSES.get(key)
+    if classes is None:
+        if len(_HOST_CLASSES) > 64:
+            _HOST_CLASSES.clear()
+        classes = _HOST_CLASSES[key] = xp.arange(num_classes, dtype=y.dtype)
+    return classes
 
 
 # --- cross-entropy L(z, y) = -log softmax(z)_y and dJ/dz = (p - e_y) / n ------------------

@@ -63,6 +63,8 @@ Schedule = Callable[[int], float]
 
 def _tree_map(fn: Callable[..., Array], tree: Any, *rest: Any) -> Any:
     """``fn`` applied leaf by leaf to trees of one structure (Params, Layer, tuples)."""
+    if type(tree) is Params:  # the lecture's four arrays: no recursion
+        return Params(*[fn(*leaves) for leaves in zip(tree, *rest)])
     if isinstance(tree, tuple):
         mapped = [_tree_map(fn, *items) for items in zip(tree, *rest)]
         return type(tree)(*mapped) if hasattr(tree, "_fields") else tuple(mapped)
@@ -142,7 +144,9 @@ def sgd_step(params: Any, grads: Any, lr: float | Array, /) -> Any:
 
 
 def _sgd_step(params: Any, grads: Any, lr: float | Array, *, donate: bool = False) -> Any:
-    return _tree_map(lambda p, g: _minus(p, lr * g, donate), params, grads)
+    if donate:
+        return _tree_map(lambda p, g: _minus(p, lr * g, True), params, grads)
+    return _tree_map(lambda p, g: p - lr * g, params, grads)
 
 
 # --- donation: a driver that owns the arrays lets the step write into them -------------------
