@@ -607,7 +607,7 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             best = max(large, key=lambda k: large[k])
             backend = best.split(" / ")[1].removeprefix("xpnet ")
             bounds = fits.get("sklearn_over_matmul_floor", {})
-            bound = (
+            limit = (
                 "" if backend not in bounds else f"; its matmuls alone allow {bounds[backend]:.2f}"
             )
             add(
@@ -615,7 +615,7 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 large[best],
                 ">=",
                 2.0,
-                f"{backend} input{bound}",
+                f"{backend} input{limit}",
             )
         for key, value in ratios.items():
             if key.startswith("digits / "):
