@@ -152,12 +152,13 @@ def _sgd_step(params: Any, grads: Any, lr: float | Array, *, donate: bool = Fals
 # --- donation: a driver that owns the arrays lets the step write into them -------------------
 #
 # The optimizers are pure: ``step`` returns new arrays and leaves its arguments as they were.
-# A driver that made the parameters and the state itself and drops them after the step (the
-# eager loops of ``train`` and of the estimators, from the second step of an epoch on, when
-# nobody else has seen them) may *donate* them, as ``jax.jit(donate_argnums=...)`` does: the
-# step then writes its results into them with augmented operators instead of allocating new
-# arrays. The arithmetic is the same operation for operation, so the results are identical;
-# only where they are written differs. JAX's and Dask's arrays have no in-place operators:
+# A driver that made the parameters, the gradients and the state itself and drops them after
+# the step (the eager loops of ``train`` and of the estimators, from the second step of an
+# epoch on, when nobody else has seen them) may *donate* them, as
+# ``jax.jit(donate_argnums=...)`` does: the step then writes its results (and its scratch work,
+# in the gradients) into them with augmented operators instead of allocating new arrays.
+# The arithmetic is the same operation for operation, so the results are identical; only
+# where they are written differs. JAX's and Dask's arrays have no in-place operators:
 # there the same lines make new arrays, as without donation.
 
 
@@ -234,8 +235,8 @@ class _Optimizer:
     def _step(
         self, params: Any, grads: Any, state: Any, lr: Any, *, xp: Namespace, donate: bool = False
     ) -> Any:
-        """The update without checks; ``donate``: ``params`` and ``state`` may be written
-        into (see :func:`_minus`)."""
+        """The update without checks; ``donate``: ``params``, ``grads`` and ``state`` may be
+        written into (see :func:`_minus`)."""
         raise NotImplementedError
 
 
@@ -414,7 +415,7 @@ class Adam(_Optimizer):
             return new
 
         def second(s: Array, g: Array) -> Array:  # b2 s + (1 - b2) g^2, as b2 (s - g^2) + g^2
-            squares = g * g
+            squares = _times(g, g, donate)  # a donated gradient is not needed after this
             new = _minus(s, squares, donate)
             new *= b2
             new += squares

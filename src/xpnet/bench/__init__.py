@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="timed repeats per case (default: 11 for iris and loop, 7 for digits, 9 for "
-        "large, 3 for deep)",
+        "large, 7 for deep)",
     )
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the peak-memory subprocesses"

@@ -90,7 +90,7 @@ def workloads(quick: bool) -> dict[str, Workload]:
         "large": Workload("large", "synthetic 60000x784, H=256, K=10, batch 256, float32",
                           60000, 784, 256, 10, 256, "float32", 0.05, 1, 9),
         "deep": Workload("deep", "synthetic 60000x784, 784-256-128-10, ReLU, Adam, batch 256, "
-                         "float32", 60000, 784, (256, 128), 10, 256, "float32", 1e-3, 1, 3,
+                         "float32", 60000, 784, (256, 128), 10, 256, "float32", 1e-3, 1, 7,
                          "adam"),
     }  # fmt: skip
 
