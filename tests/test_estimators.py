@@ -170,31 +170,44 @@ def assert_same_fit(ours: Any, theirs: Any, *, X_ns: Any, X_device: Any) -> None
 
 @pytest.fixture(autouse=True)
 def _not_on_dask(request: pytest.FixtureRequest) -> None:
-    """The estimators refuse Dask arrays (test_dask_input_is_refused_with_directions): they
-    run scikit-learn's own minibatch loop (its order, its stopping rules, one read-back per
-    epoch), whose lazy graph would grow with every step; Dask data train with
-    ``xpnet.train`` (tests/test_dask.py)."""
+    """The estimators refuse to train on Dask arrays (they run scikit-learn's own minibatch
+    loop, whose lazy graph would grow with every step; Dask data train with ``xpnet.train``,
+    tests/test_dask.py), and predict on them: both are tested on their own below."""
     if "backend" in request.fixturenames and request.getfixturevalue("backend").library == "dask":
-        pytest.skip("the estimators refuse Dask arrays (see the fixture's docstring)")
+        pytest.skip("the estimators train on in-memory arrays (see the fixture's docstring)")
 
 
-@pytest.mark.parametrize("method", ["fit", "partial_fit", "predict", "score"])
-def test_dask_input_is_refused_with_directions(method: str) -> None:
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "fit_y"])
+def test_dask_training_data_are_refused_with_directions(method: str) -> None:
     da = pytest.importorskip("dask.array")
     X_np, y_np = dataset("multiclass")
-    fitted = xpnet.MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        fitted.fit(X_np, y_np)
     X, y = da.from_array(X_np, chunks=10), da.from_array(y_np, chunks=10)
     calls = {
-        "fit": lambda: xpnet.MLPClassifier().fit(X, y),
-        "partial_fit": lambda: xpnet.MLPClassifier().partial_fit(X, y, classes=np.unique(y_np)),
-        "predict": lambda: fitted.predict(X),
-        "score": lambda: fitted.score(X, y),
+        "fit": lambda: xpnet.MLPClassifier().fit(X, y_np),
+        "partial_fit": lambda: xpnet.MLPRegressor().partial_fit(X, y_np / 3.0),
+        "fit_y": lambda: xpnet.MLPClassifier().fit(X_np, y),
     }
-    with pytest.raises(TypeError, match=r"^X: .*not Dask arrays.*xpnet\.train"):
+    name = "y" if method == "fit_y" else "X"
+    with pytest.raises(TypeError, match=rf"^{name}: .*not Dask arrays.*xpnet\.train"):
         calls[method]()
+
+
+def test_a_fitted_model_predicts_on_dask_chunk_by_chunk() -> None:
+    da = pytest.importorskip("dask.array")
+    X_np, y_np = dataset("multiclass")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = xpnet.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0)
+        model.fit(X_np, y_np)
+    X = da.from_array(X_np, chunks=10)
+    proba = model.predict_proba(X)
+    assert type(proba).__module__.startswith("dask")  # lazy until computed
+    np.testing.assert_allclose(np.asarray(proba), model.predict_proba(X_np), rtol=1e-12)
+    np.testing.assert_array_equal(np.asarray(model.predict(X)), model.predict(X_np))
+    bad = X_np.copy()
+    bad[13, 2] = np.nan
+    with pytest.raises(ValueError, match="X"):  # the value check runs in the graph
+        np.asarray(model.predict(da.from_array(bad, chunks=10)))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

@@ -450,13 +450,6 @@ class _BaseMLP(BaseEstimator):
             with _named("X"):
                 X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
             return X, array_namespace(X)
-        if is_dask_array(X):
-            raise TypeError(
-                "X: the estimators take in-memory arrays (NumPy, torch, JAX, ...), not Dask "
-                "arrays: they run scikit-learn's own minibatch loop, whose lazy graph would "
-                "grow with every step. Train on Dask data with xpnet.train (chunk by chunk, "
-                "see the page 'Scaling out'), or pass X.compute() if it fits in memory."
-            )
         xp = array_namespace(X)
         if X.ndim != 2:
             raise ValueError(f"X: expected a 2-D array, got shape {tuple(X.shape)}")
@@ -466,6 +459,7 @@ class _BaseMLP(BaseEstimator):
         if X.shape[1] < 1:
             raise ValueError(f"X: found array with 0 feature(s) (shape={tuple(X.shape)})")
         check.check_finite(X, "X", xp=xp)
+        X = check.folded(X, check.check_finite, name="X")  # Dask (predict): checked in the graph
         if reset:
             self.n_features_in_ = int(X.shape[1])
             if hasattr(self, "feature_names_in_"):
@@ -549,6 +543,14 @@ class _BaseMLP(BaseEstimator):
     # -- fitting --
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, *, incremental: bool) -> Any:
+        if is_dask_array(X) or is_dask_array(y):
+            raise TypeError(
+                f"{'X' if is_dask_array(X) else 'y'}: the estimators train on in-memory "
+                "arrays (NumPy, torch, JAX, ...), not Dask arrays: they run scikit-learn's "
+                "own minibatch loop, whose lazy graph would grow with every step. Train on "
+                "Dask data with xpnet.train (chunk by chunk, see the page 'Scaling out') or "
+                "fit on X.compute(); a fitted model predicts on Dask arrays, chunk by chunk."
+            )
         hidden = self._check_hyperparameters()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         data = self._validate_data_for_fit(X, y, sample_weight, incremental, first_pass)
