@@ -159,26 +159,16 @@ def check_label_values(y: Array, name: str, *, num_classes: int, xp: Namespace) 
         )
 
 
-#: ``dtype -> the largest count that the dtype's sums of ones keep exactly``
-_EXACT_COUNT: dict[Any, int] = {}
-
-
 def check_one_hot_rows(
-    target: Array, y: Array, name: str, *, num_classes: int, xp: Namespace
+    hot: Array, y: Array, name: str, *, num_classes: int, xp: Namespace
 ) -> None:
-    """The one-hot matrix ``target`` of the labels ``y`` has a 1 in every row, which holds
-    exactly when every label lies in ``[0, num_classes)``: one sum of the matrix the loss
-    needs anyway instead of its own passes over ``y`` (same error as
-    :func:`check_label_values`; skipped when traced)."""
-    if is_traced(target) or 0 in target.shape:
+    """The boolean one-hot matrix ``hot = (y[:, None] == arange(K))`` of the labels ``y``
+    has a True in every row, which holds exactly when every label lies in
+    ``[0, num_classes)``: one count over the matrix the loss needs anyway instead of passes
+    over ``y`` of its own (same error as :func:`check_label_values`; skipped when traced)."""
+    if is_traced(hot) or 0 in hot.shape:
         return
-    n = target.shape[0]
-    exact = _EXACT_COUNT.get(target.dtype)
-    if exact is None:
-        exact = _EXACT_COUNT[target.dtype] = int(2.0 / float(xp.finfo(target.dtype).eps))
-    if n > exact:  # the sum could round: read the labels instead
-        check_label_values(y, name, num_classes=num_classes, xp=xp)
-    elif float(xp.sum(target)) != n:
+    if int(xp.count_nonzero(hot)) != hot.shape[0]:
         check_label_values(y, name, num_classes=num_classes, xp=xp)  # raises, with the range
         raise AssertionError("unreachable: a row of the one-hot matrix is empty")
 

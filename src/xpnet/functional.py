@@ -265,7 +265,12 @@ def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
 
 
 def _one_hot(y: Array, num_classes: int, *, dtype: Any, xp: Namespace) -> Array:
-    return xp.astype(y[..., None] == _classes(y, num_classes, xp=xp), dtype)
+    return xp.astype(_one_hot_mask(y, num_classes, xp=xp), dtype)
+
+
+def _one_hot_mask(y: Array, num_classes: int, *, xp: Namespace) -> Array:
+    """``y[..., None] == arange(K)``: the one-hot rows as booleans."""
+    return y[..., None] == _classes(y, num_classes, xp=xp)
 
 
 #: ``arange(K)`` for host labels, by ``(type, dtype, K)``: made once, never handed out.

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import array_namespace, is_dask_array
-from .functional import _log_softmax, _logistic, _one_hot
+from .functional import _log_softmax, _logistic, _one_hot, _one_hot_mask
 
 __all__ = ["LOSSES", "Loss", "loss_grad", "loss_value"]
 
@@ -148,9 +148,9 @@ def target_matrix(
         if is_dask_array(y):  # no values yet: checked in the graph, chunk by chunk
             y = check.folded(y, check.check_label_values, name=name, num_classes=num_outputs)
             return _one_hot(y, num_outputs, dtype=dtype, xp=xp)
-        target = _one_hot(y, num_outputs, dtype=dtype, xp=xp)
-        check.check_one_hot_rows(target, y, name, num_classes=num_outputs, xp=xp)
-        return target
+        hot = _one_hot_mask(y, num_outputs, xp=xp)
+        check.check_one_hot_rows(hot, y, name, num_classes=num_outputs, xp=xp)
+        return xp.astype(hot, dtype)
     check.check_array(y, name)
     if y.ndim == 1 and num_outputs == 1:
         y = xp.reshape(y, (-1, 1))

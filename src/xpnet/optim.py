@@ -702,17 +702,8 @@ def train(
     >>> history.loss[-1] < history.loss[0]
     True
     """
-    for name, array in (("X", X), ("y", y)):
-        if is_dask_array(array):  # before the shape checks, which need the sizes
-            check_known_chunks(array, name)
-    X, y, params, devices = data_parallel(
-        X, y, params, devices=devices, batch_size=batch_size, compile=compile
-    )
-    checked = _check_model(X, params, y, activation=activation, loss=loss, alpha=alpha)
-    xp = checked.xp
-    if is_dask_array(X):
-        check_chunks(X, y)
-    check.check_finite(X, "X", xp=xp)
+    # the options first: their checks read no data, so a call with a bad option and bad
+    # data fails on the option on every backend (Dask reads values only when computing)
     check.check_positive_int(epochs, "epochs", allow_zero=True)
     if batch_size is not None:
         check.check_positive_int(batch_size, "batch_size")
@@ -731,6 +722,17 @@ def train(
         )
     if lr is None:
         schedule = _as_schedule(optimizer.lr)
+    for name, array in (("X", X), ("y", y)):
+        if is_dask_array(array):  # before the shape checks, which need the sizes
+            check_known_chunks(array, name)
+    X, y, params, devices = data_parallel(
+        X, y, params, devices=devices, batch_size=batch_size, compile=compile
+    )
+    checked = _check_model(X, params, y, activation=activation, loss=loss, alpha=alpha)
+    xp = checked.xp
+    if is_dask_array(X):
+        check_chunks(X, y)
+    check.check_finite(X, "X", xp=xp)
     step = _TrainStep(
         dataclasses.replace(optimizer, lr=0.0),
         checked.activation.name,
