@@ -160,9 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=60000, help="samples of the large set")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backends", default=None, help="comma-separated inputs for xpnet")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
     backends = None if args.backends is None else args.backends.split(",")
     result = estimator_speed(n=args.n, repeats=args.repeats, backends=backends)
+    if args.json:
+        import json
+
+        with open(args.json, "w") as stream:
+            json.dump(result, stream, indent=1)
     print("\nmedian fit time, and scikit-learn's time / xpnet's (> 1: xpnet is faster)")
     for key, seconds in result["median_seconds"].items():
         ratio = result["sklearn_over_xpnet"].get(key)
