@@ -323,14 +323,14 @@ def _check_model(
         verdict = _MODEL_VERDICTS.put(
             key, _check_structure(X, params, y, activation, loss, alpha, sample_weight)
         )
-    xp, act, spec, layers = verdict
-    if layers is None:  # not only Layers: rebuild them from the (checked) leaves
+    xp, act, spec = verdict
+    if type(params) is Params:
+        layers: Layers = (Layer(params[0], params[1]), Layer(params[2], params[3]))
+    elif _layer_arrays(params) is not None:  # a tuple of Layer: used as it is
+        layers = params
+    else:  # plain tuples: Layers rebuilt from the (checked) leaves
         arrays = _leaves(params)[0]
         layers = tuple(Layer(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2))
-    elif layers is _AS_GIVEN:
-        layers = params
-    else:  # Params
-        layers = (Layer(params[0], params[1]), Layer(params[2], params[3]))
     target = weights = None
     if y is not _NO_TARGETS:
         n, k = X.shape[0], layers[-1].W.shape[1]
@@ -341,8 +341,16 @@ def _check_model(
 
 #: ``_check_structure``'s verdicts by :func:`_structure_key`.
 _MODEL_VERDICTS = check.Verdicts()
-#: In a verdict: the parameters are a tuple of Layer already, to be used as they are.
-_AS_GIVEN: Any = object()
+
+
+def _layer_arrays(params: Any) -> Any:
+    """The arrays of ``Params`` or of a tuple of ``Layer``, in order; ``None`` for anything
+    else (plain tuples, malformed parameters), which the full checks handle."""
+    if type(params) is Params:
+        return params
+    if type(params) is tuple and params and all(type(layer) is Layer for layer in params):
+        return [a for layer in params for a in layer]
+    return None
 
 
 def _structure_key(
@@ -352,11 +360,8 @@ def _structure_key(
     ``Params`` or a tuple of ``Layer`` with options of the usual types; else ``None``."""
     if not (type(activation) is str and type(loss) is str and type(alpha) in (float, int)):
         return None
-    if type(params) is Params:
-        arrays: Any = params
-    elif type(params) is tuple and params and all(type(layer) is Layer for layer in params):
-        arrays = [a for layer in params for a in layer]
-    else:
+    arrays = _layer_arrays(params)
+    if arrays is None:
         return None
     others = [X] if y is _NO_TARGETS else [X, y]
     if sample_weight is not None:
@@ -375,9 +380,8 @@ def _check_structure(
     loss: Any,
     alpha: Any,
     sample_weight: Array | None,
-) -> tuple[Namespace, Activation, Loss, Any]:
-    """The structural checks of :func:`_check_model`: ``(xp, activation, loss, layers)``
-    with ``layers`` a marker of the parameters' form (see :func:`_check_model`)."""
+) -> tuple[Namespace, Activation, Loss]:
+    """The structural checks of :func:`_check_model`: ``(xp, activation, loss)``."""
     act = get_activation(activation)
     spec = get_loss(loss)
     check.check_real(alpha, "alpha", low=0.0)
@@ -404,13 +408,7 @@ def _check_structure(
         check.check_nonempty(X, "X")
     elif sample_weight is not None:
         raise ValueError("sample_weight: given without targets y")
-    if type(params) is Params:
-        form = Params
-    elif type(params) is tuple and all(type(layer) is Layer for layer in params):
-        form = _AS_GIVEN
-    else:
-        form = None
-    return xp, act, spec, form
+    return xp, act, spec
 
 
 # --- forward ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from ._rng import epoch_orders
 from ._sharding import data_parallel, replicate, sharded_step
 from .functional import _one_hot
 from .losses import LOSSES
-from .mlp import Layer, Params, _check_model, _leaves, _like, _loss_sum_and_grad
+from .mlp import Params, _check_model, _layer_arrays, _leaves, _like, _loss_sum_and_grad
 
 __all__ = [
     "SGD",
@@ -86,19 +86,13 @@ _PAIR_VERDICTS = check.Verdicts()
 
 
 def _pair_key(params: Any, grads: Any, other: str) -> tuple[Any, ...] | None:
-    kinds = (type(params), type(grads))
-    if kinds[0] is not kinds[1] or kinds[0] not in (Params, tuple):
+    if type(params) is not type(grads):
         return None
-    if kinds[0] is Params:
-        p_arrays: Any = params
-        g_arrays: Any = grads
-    elif all(type(layer) is Layer for layer in (*params, *grads)):
-        p_arrays = [a for layer in params for a in layer]
-        g_arrays = [a for layer in grads for a in layer]
-    else:
+    p_arrays, g_arrays = _layer_arrays(params), _layer_arrays(grads)
+    if p_arrays is None or g_arrays is None:
         return None
     signature = check.host_signature([*p_arrays, *g_arrays])
-    return None if signature is None else (kinds[0], other, len(p_arrays), *signature)
+    return None if signature is None else (type(params), other, len(p_arrays), *signature)
 
 
 def _check_pair_structure(params: Any, grads: Any, other: str) -> Namespace:
