@@ -118,10 +118,10 @@ def place(X: Array, y: Array, params: Any, devices: tuple[Any, ...]) -> tuple[Ar
 def sharded_step(step: Step, devices: tuple[Any, ...] | None) -> Step:
     """``step`` with its minibatch constrained to the row sharding (cached, so the compiled
     drivers, cached per step, compile once per device set)."""
-    import jax
-
     if devices is None:
         return step
+    import jax
+
     rows, _ = shardings(devices)
 
     def data_parallel_step(params: Any, X: Array, y: Array, lr: Any, **kwargs: Any) -> Any:
