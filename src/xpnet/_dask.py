@@ -334,7 +334,13 @@ class DaskEpoch:
         order: ChunkOrder | None,
         size: int,
         lrs: Sequence[float],
+        weights: Array | None = None,
     ) -> tuple[Any, Array, Array]:
+        if weights is not None:
+            raise TypeError(
+                "sample_weight: not supported on Dask arrays yet; train on in-memory arrays "
+                "to weight the samples"
+            )
         check_chunks(X, y)
         labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
         num_classes = int(carry[0][-1][0].shape[1]) if labels else None

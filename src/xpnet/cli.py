@@ -19,7 +19,8 @@ from typing import Any
 from . import _cli_check, datasets
 from .backends import BACKENDS, _spec_named, available_backends, namespace, to_numpy
 from .mlp import _leaves, init_layers, init_params, predict
-from .optim import SGD, Adam, History, inverse_time_lr, train
+from .optim import SGD, Adam, inverse_time_lr
+from .training import History, train
 
 _LOSS_PLACES = 6
 

@@ -18,6 +18,7 @@ labels, the host draws, batching, the schedules, stopping and the attributes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import itertools
 import warnings
@@ -49,10 +50,11 @@ from ._compat import (
     is_numpy_array,
     namespace_name,
 )
+from ._engine import Engine, EpochResult, Step, reported_loss
 from .backends import asarray, jax_x64_enabled, to_numpy
 from .losses import LOSSES
 from .losses import output as _output_function
-from .mlp import Layer, _forward, _l2_half, _loss_and_grad
+from .mlp import Layer, _forward, _loss_and_grad
 from .optim import SGD, Adam
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -128,128 +130,6 @@ def _hidden_sizes(value: Any) -> list[int]:
     return [int(size) for size in sizes]
 
 
-# --- the loss as scikit-learn reports it -------------------------------------------------------
-
-
-def _reported_loss(
-    output: Array,
-    target: Array,
-    layers: Layers,
-    *,
-    out_activation: str,
-    alpha: float,
-    sample_weight: Array | None,
-    xp: Namespace,
-) -> Array:
-    """The loss scikit-learn reports (``loss_``, ``loss_curve_``), a 0-D array.
-
-    Computed from the outputs ``p`` as scikit-learn does (the gradients come from the core
-    and do not depend on it): log-losses on ``p`` clipped to ``[eps, 1 - eps]``, the squared
-    error halved and averaged over the outputs too, the Poisson deviance with its constant
-    ``y log y - y``; the weighted mean over the samples, plus ``alpha / (2 n_w) sum ||W||^2``.
-    """
-    if out_activation in ("softmax", "logistic"):
-        eps = float(xp.finfo(output.dtype).eps)
-        p = xp.minimum(xp.maximum(output, eps), 1.0 - eps)  # clip, without compat's checks
-        if out_activation == "softmax":  # target: the one-hot rows
-            per_sample = -xp.sum(target * xp.log(p), axis=1)
-        else:
-            per_sample = -xp.sum(target * xp.log(p) + (1.0 - target) * xp.log(1.0 - p), axis=1)
-    elif out_activation == "identity":
-        per_sample = 0.5 * xp.sum((target - output) ** 2, axis=1) / output.shape[1]
-    else:  # "exp": half the Poisson deviance, with y log(y / p) = 0 where y = 0
-        positive = target > 0
-        ratio = xp.where(positive, target, xp.ones_like(target)) / output
-        y_log = xp.where(positive, target * xp.log(ratio), xp.zeros_like(target))
-        per_sample = xp.sum(y_log - target + output, axis=1)
-    if sample_weight is None:
-        data_loss, total = xp.mean(per_sample), per_sample.shape[0]
-    else:
-        total = xp.sum(sample_weight)
-        data_loss = xp.sum(sample_weight * per_sample) / total
-    if alpha == 0:
-        return data_loss
-    return data_loss + _l2_half(layers, alpha, xp=xp) / total
-
-
-# --- one minibatch step: core gradient, optimizer update, reported loss -----------------------
-
-
-class _StepConfig(NamedTuple):
-    """What one training step depends on besides the arrays (hashable: a cache key)."""
-
-    activation: str
-    out_activation: str
-    alpha: float
-    optimizer: Any  # xpnet.optim.SGD or Adam: the update rule and its constants
-
-
-def _batch_step(
-    layers: Layers,
-    state: Any,
-    X: Array,
-    target: Array,
-    sample_weight: Array | None,
-    lr: Any,
-    *,
-    config: _StepConfig,
-    xp: Namespace,
-    donate: bool = False,
-) -> tuple[Layers, Any, Array]:
-    """One update on one minibatch; returns the new layers and state and the batch's
-    reported loss (computed with the weights before the update, as scikit-learn does).
-    ``donate``: the layers and state may be written into (see :func:`xpnet.optim._minus`)."""
-    _, grads, output = _loss_and_grad(
-        X,
-        target,
-        layers,
-        xp=xp,
-        activation=config.activation,
-        loss=_CORE_LOSS[config.out_activation],
-        alpha=config.alpha,
-        sample_weight=sample_weight,
-    )
-    batch_loss = _reported_loss(
-        output,
-        target,
-        layers,
-        out_activation=config.out_activation,
-        alpha=config.alpha,
-        sample_weight=sample_weight,
-        xp=xp,
-    )
-    layers, state = config.optimizer._step(layers, grads, state, lr, xp=xp, donate=donate)
-    return layers, state, batch_loss
-
-
-@functools.cache
-def _epoch_step(config: _StepConfig, xp: Namespace) -> Callable[..., Any]:
-    """``step(layers, state, X, target, sample_weight, idx, lr, loss_sum)``: the batch of
-    rows ``idx`` taken, one update, and ``loss_sum + batch loss * batch size`` (the sum
-    scikit-learn divides by the number of samples at the end of an epoch)."""
-
-    def step(
-        layers: Layers,
-        state: Any,
-        X: Array,
-        target: Array,
-        sample_weight: Array | None,
-        idx: Array,
-        lr: Any,
-        loss_sum: Array,
-        donate: bool = False,
-    ) -> tuple[Layers, Any, Array]:
-        take = _drivers.take_rows
-        Xb, tb = take(X, idx, xp=xp), take(target, idx, xp=xp)
-        wb = None if sample_weight is None else take(sample_weight, idx, xp=xp)
-        layers, state, batch_loss = _batch_step(
-            layers, state, Xb, tb, wb, lr, config=config, xp=xp, donate=donate
-        )
-        return layers, state, loss_sum + batch_loss * idx.shape[0]
-
-    return _drivers.compiled(step, xp)
-
-
 @functools.cache
 def _network_output(activation: str, out_activation: str, xp: Namespace) -> Callable[..., Any]:
     """``output(layers, X)``: the network's output ``p`` (softmax, logistic, identity or
@@ -274,7 +154,7 @@ def _evaluation(
         layers: Layers, X: Array, target: Array, sample_weight: Array | None
     ) -> tuple[Array, Array]:
         output = network(layers, X)
-        loss = _reported_loss(
+        loss = reported_loss(
             output,
             target,
             layers,
@@ -308,7 +188,7 @@ def _objective(
             alpha=alpha,
             sample_weight=sample_weight,
         )
-        loss = _reported_loss(
+        loss = reported_loss(
             output,
             target,
             layers,
@@ -629,83 +509,105 @@ class _BaseMLP(BaseEstimator):
         )
 
     def _fit_stochastic(self, data: _Data, rng: np.random.RandomState, incremental: bool) -> None:
+        """scikit-learn's sgd and adam solvers: its policy over xpnet's training engine.
+
+        The policy: the host RNG's epoch orders (the previous order shuffled again), the
+        rate of each epoch (``invscaling``, ``adaptive``), the loss as scikit-learn reports
+        it, its stopping rules and attributes. The epochs run in :mod:`xpnet._engine`, as
+        :func:`xpnet.train`'s do: on JAX each epoch is one compiled call, in shapes padded
+        to a few sizes so that cross-validation folds share one compilation.
+        """
         xp, layers = data.xp, self._layers()
         if not incremental or not hasattr(self, "_optimizer"):
             optimizer = self._new_optimizer()
             # scikit-learn's optimizer object: the update rule, its state, the current rate
             self._optimizer = [optimizer, optimizer.init(layers), float(self.learning_rate_init)]
-        optimizer, state, lr = self._optimizer
+        optimizer = self._optimizer[0]
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         train_idx, val_idx = self._split(data, rng)
-        n_samples = data.X.shape[0] if train_idx is None else train_idx.shape[0]
+        X, target, weights = data.X, data.target, data.sample_weight
+        if train_idx is not None:  # the early-stopping split: the training rows, once
+            idx = asarray(train_idx, backend=xp, device=device(X))
+            X, target = _drivers.take_rows(X, idx, xp=xp), _drivers.take_rows(target, idx, xp=xp)
+            if weights is not None:
+                weights = _drivers.take_rows(weights, idx, xp=xp)
+        n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
-        config = _StepConfig(self.activation, self.out_activation_, float(self.alpha), optimizer)
-        step = _epoch_step(config, xp)
-        where = device(data.X)
-        order = np.arange(n_samples) if train_idx is None else train_idx
-        try:
-            self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:
-                    # scikit-learn shuffles the previous epoch's order again
-                    permutation = np.arange(n_samples)
-                    rng.shuffle(permutation)
-                    order = order[permutation]
-                order_on_device = asarray(order, backend=xp, device=where)
-                loss_sum = xp.zeros((), dtype=data.X.dtype, device=where)
-                for start in range(0, n_samples, batch_size):
-                    idx = order_on_device[start : min(start + batch_size, n_samples)]
-                    # from the epoch's second step on, the layers and state are the step
-                    # before's, seen by nobody else: donated (coefs_ and the best weights
-                    # kept for early stopping are the arrays of an epoch's end)
-                    layers, state, loss_sum = step(
-                        layers,
-                        state,
-                        data.X,
-                        data.target,
-                        data.sample_weight,
-                        idx,
-                        lr,
-                        loss_sum,
-                        donate=start > 0,
-                    )
-                self._set_layers(layers)
-                self._optimizer[1] = state
-                self.n_iter_ += 1
-                self.loss_ = _host_float(loss_sum / n_samples)
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                _report_epoch(self, self.loss_)
-                self._update_no_improvement_count(data, val_idx)
-                if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-                if self._no_improvement_count > self.n_iter_no_change:
-                    what = "Validation score" if self.early_stopping else "Training loss"
-                    message = (
-                        f"{what} did not improve more than tol={self.tol:f} for "
-                        f"{self.n_iter_no_change} consecutive epochs."
-                    )
-                    stop, lr = self._trigger_stopping(message, lr)
-                    if stop:
-                        break
-                    self._no_improvement_count = 0
-                self._optimizer[2] = lr
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                        "and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=3,
-                    )
-        except KeyboardInterrupt:
+        step = Step(
+            dataclasses.replace(optimizer, lr=0.0),
+            self.activation,
+            _CORE_LOSS[self.out_activation_],
+            float(self.alpha),
+            report=self.out_activation_,
+        )
+        engine = Engine(step, xp, fixed_shapes=True)
+        positions = np.arange(n_samples)
+
+        def order(_: int) -> np.ndarray | None:
+            nonlocal positions
+            if not self.shuffle:
+                return None
+            permutation = np.arange(n_samples)  # scikit-learn shuffles the previous order
+            rng.shuffle(permutation)
+            positions = positions[permutation]
+            return positions
+
+        steps = -(-n_samples // batch_size)
+        stopped = False
+
+        def after_epoch(result: EpochResult) -> bool:
+            nonlocal stopped
+            layers, state = result.carry
             self._set_layers(layers)
+            self._optimizer[1] = state
+            self.n_iter_ += 1
+            self.loss_ = _host_float(result.loss_sum) / n_samples
+            self.t_ += n_samples
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            self._update_no_improvement_count(data, val_idx)
+            _report_epoch(self, self.loss_)
+            lr = self._optimizer[2]
+            if self.solver == "sgd" and self.learning_rate == "invscaling":
+                lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if self.early_stopping else "Training loss"
+                message = (
+                    f"{what} did not improve more than tol={self.tol:f} for "
+                    f"{self.n_iter_no_change} consecutive epochs."
+                )
+                stopped, lr = self._trigger_stopping(message, lr)
+                self._optimizer[2] = lr
+                if stopped:
+                    return True
+                self._no_improvement_count = 0
+            self._optimizer[2] = lr
+            return incremental
+
+        self.n_iter_ = 0
+        try:
+            engine.run(
+                (layers, self._optimizer[1]),
+                X,
+                target,
+                epochs=self.max_iter,
+                size=batch_size,
+                order=order,
+                lrs=lambda _: [self._optimizer[2]] * steps,
+                on_epoch=after_epoch,
+                weights=weights,
+            )
+        except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
-        self._optimizer[2] = lr
+        if not incremental and not stopped and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         if self.early_stopping:
             self.coefs_, self.intercepts_ = list(self._best_coefs), list(self._best_intercepts)
 
@@ -856,8 +758,18 @@ class _BaseMLP(BaseEstimator):
     # -- prediction --
 
     def _output(self, X: Array, layers: Layers, xp: Namespace) -> Array:
-        """The network's output ``p``: softmax, logistic, identity or exp of the logits."""
-        return _network_output(self.activation, self.out_activation_, xp)(layers, X)
+        """The network's output ``p``: softmax, logistic, identity or exp of the logits.
+
+        On JAX the rows are padded to one of a few sizes (:func:`xpnet._drivers.row_bucket`)
+        so that predicting on data sets of similar sizes reuses one compilation."""
+        network = _network_output(self.activation, self.out_activation_, xp)
+        n = X.shape[0]
+        if not is_jax_namespace(xp) or n == 0 or _drivers.row_bucket(n) == n:
+            return network(layers, X)
+        filler = xp.zeros(
+            (_drivers.row_bucket(n) - n, X.shape[1]), dtype=X.dtype, device=device(X)
+        )
+        return network(layers, xp.concat([X, filler], axis=0))[:n, ...]
 
     def _predict_output(self, X: Any, method: str) -> tuple[Array, Namespace]:
         """Validated X and the output of the fitted network on it, in X's namespace."""
