@@ -35,6 +35,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -422,7 +423,15 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting --
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, *, incremental: bool) -> Any:
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        incremental: bool,
+        validation: tuple[Any, Any, Any] = (None, None, None),
+    ) -> Any:
         if is_dask_array(X) or is_dask_array(y):
             raise TypeError(
                 f"{'X' if is_dask_array(X) else 'y'}: the estimators train on in-memory "
@@ -434,6 +443,21 @@ class _BaseMLP(BaseEstimator):
         hidden = self._check_hyperparameters()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         data = self._validate_data_for_fit(X, y, sample_weight, incremental, first_pass)
+        X_val, y_val, sample_weight_val = validation
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val, y_val: give both validation arrays, or neither")
+        if sample_weight_val is not None and X_val is None:
+            raise ValueError("sample_weight_val: given without X_val and y_val")
+        self._validation_data = None
+        if X_val is not None:
+            if self.solver not in _STOCHASTIC_SOLVERS:
+                raise ValueError("X_val: validation data need solver='sgd' or 'adam'")
+            classes = getattr(self, "classes_", None)
+            self._validation_data = self._validate_data_for_fit(
+                X_val, y_val, sample_weight_val, True, False
+            )
+            if classes is not None:
+                self.classes_ = classes
         n_features = data.X.shape[1]
         self.n_outputs_ = int(data.host_target.shape[1])
         layer_units = [n_features, *hidden, self.n_outputs_]
@@ -476,14 +500,13 @@ class _BaseMLP(BaseEstimator):
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
-            if self.early_stopping:
-                # scikit-learn's types: a list or None, a float or None
+            # scikit-learn's types: a list or None, a float or None
+            self.best_loss_: Any = None if self.early_stopping else np.inf
+            if self.early_stopping or getattr(self, "_validation_data", None) is not None:
                 self.validation_scores_: Any = []
                 self.validation_loss_curve_: list[float] = []
                 self.best_validation_score_: Any = -np.inf
-                self.best_loss_: Any = None
             else:
-                self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
@@ -643,7 +666,7 @@ class _BaseMLP(BaseEstimator):
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The early-stopping split of the sample indices, drawn by scikit-learn's own
         ``train_test_split`` (stratified for single-output classification)."""
-        if not self.early_stopping:
+        if not self.early_stopping or getattr(self, "_validation_data", None) is not None:
             return None, None
         n = data.X.shape[0]
         stratify = data.host_target if self._stratify() else None
@@ -661,6 +684,20 @@ class _BaseMLP(BaseEstimator):
         return train_idx, val_idx
 
     def _update_no_improvement_count(self, data: _Data, val_idx: np.ndarray | None) -> None:
+        """After an epoch: the validation curves (held-out rows or the user's own), then
+        scikit-learn's stopping rule (on the validation score with ``early_stopping``, on
+        the training loss without)."""
+        external = getattr(self, "_validation_data", None)
+        if external is not None or val_idx is not None:
+            if external is not None:
+                score, val_loss = self._validation_score(external, None)
+            else:
+                assert val_idx is not None
+                score, val_loss = self._validation_score(data, val_idx)
+            self.validation_scores_.append(score)
+            self.validation_loss_curve_.append(val_loss)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
         if not self.early_stopping:
             last = self.loss_curve_[-1]
             if last > self.best_loss_ - self.tol:
@@ -670,12 +707,7 @@ class _BaseMLP(BaseEstimator):
             if last < self.best_loss_:
                 self.best_loss_ = last
             return
-        assert val_idx is not None  # early stopping always holds samples out
-        score, val_loss = self._validation_score(data, val_idx)
-        self.validation_scores_.append(score)
-        self.validation_loss_curve_.append(val_loss)
-        if self.verbose:
-            print(f"Validation score: {score:f}")
+        score = self.validation_scores_[-1]
         if score < self.best_validation_score_ + self.tol:
             self._no_improvement_count += 1
         else:
@@ -684,20 +716,23 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = score
             self._best_coefs, self._best_intercepts = list(self.coefs_), list(self.intercepts_)
 
-    def _validation_score(self, data: _Data, val_idx: np.ndarray) -> tuple[float, float]:
+    def _validation_score(self, data: _Data, val_idx: np.ndarray | None) -> tuple[float, float]:
         """Score (accuracy or R^2, scikit-learn's functions) and reported loss of the
-        current weights on the held-out samples."""
+        current weights on the rows ``val_idx`` of ``data`` (all of them when None)."""
         xp = data.xp
-        idx = asarray(val_idx, backend=xp, device=device(data.X))
-        X_val = _drivers.take_rows(data.X, idx, xp=xp)
-        target = _drivers.take_rows(data.target, idx, xp=xp)
-        weight = None
-        if data.sample_weight is not None:
-            weight = _drivers.take_rows(data.sample_weight, idx, xp=xp)
+        X_val, target, weight = data.X, data.target, data.sample_weight
+        host_target, host_weight = data.host_target, data.host_weight
+        if val_idx is not None:
+            idx = asarray(val_idx, backend=xp, device=device(data.X))
+            X_val = _drivers.take_rows(X_val, idx, xp=xp)
+            target = _drivers.take_rows(target, idx, xp=xp)
+            if weight is not None:
+                weight = _drivers.take_rows(weight, idx, xp=xp)
+            host_target = host_target[val_idx]
+            host_weight = None if host_weight is None else host_weight[val_idx]
         evaluate = _evaluation(self.activation, self.out_activation_, float(self.alpha), xp)
         output, val_loss = evaluate(self._layers(), X_val, target, weight)
-        host_weight = None if data.host_weight is None else data.host_weight[val_idx]
-        score = self._host_score(to_numpy(output), data.host_target[val_idx], host_weight)
+        score = self._host_score(to_numpy(output), host_target, host_weight)
         return score, _host_float(val_loss)
 
     def _fit_lbfgs(self, data: _Data) -> None:
@@ -870,6 +905,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     nesterovs_momentum : bool, default=True
     early_stopping : bool, default=False
     validation_fraction : float, default=0.1
+    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes, with LogisticRegression's meaning: the fit equals a fit with
+        ``sample_weight = compute_sample_weight(class_weight, y)`` (times any
+        ``sample_weight`` given). scikit-learn's MLP has no such parameter.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's constants.
     n_iter_no_change : int, default=10
@@ -928,7 +967,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
+        class_weight: Any = None,
     ) -> None:
+        self.class_weight = class_weight
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -953,14 +994,29 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPClassifier:
         """Fit the model to ``X`` (n_samples, n_features) and labels ``y``.
 
         ``y``: class labels (n_samples,) of any kind, or a label indicator matrix
         (n_samples, n_classes) for multilabel problems. ``sample_weight`` (n_samples,)
-        weighs each sample's loss. Returns ``self``.
+        weighs each sample's loss. ``X_val``, ``y_val`` (and ``sample_weight_val``):
+        validation rows of the user's own, HistGradientBoosting's names and meaning: after
+        each epoch ``validation_scores_`` (accuracy) and ``validation_loss_curve_`` record
+        the model on them, and with ``early_stopping=True`` the stopping rule uses them
+        instead of holding out ``validation_fraction``. Returns ``self``.
         """
-        return self._fit(X, y, sample_weight, incremental=False)
+        return self._fit(
+            X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
+        )
 
     @available_if(_check_solver)
     def partial_fit(
@@ -1007,6 +1063,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X, xp, y_host = self._validate_X_y(X, y, reset=reset, numeric=False)
         self._fit_labels(y_host, incremental)
         binarized = self._label_binarizer.transform(y_host).astype(bool)
+        if self.class_weight is not None:
+            # LogisticRegression's meaning: the fit with these sample weights
+            with _named("class_weight"):
+                class_weight = compute_sample_weight(self.class_weight, y_host)
+            if sample_weight is not None:
+                given = self._sample_weight(sample_weight, X, xp)[1]
+                class_weight = class_weight * given
+            sample_weight = class_weight
         weight, host_weight = self._sample_weight(sample_weight, X, xp)
         where = device(X)
         # The core's target matrix: one-hot rows (softmax) or the 0/1 indicators (logistic).
@@ -1176,10 +1240,23 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         _check_options("loss", self.loss, ("squared_error", "poisson"))
         return super()._check_hyperparameters()
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPRegressor:
         """Fit the model to ``X`` (n_samples, n_features) and targets ``y`` (n_samples,)
-        or (n_samples, n_outputs); ``sample_weight`` (n_samples,). Returns ``self``."""
-        return self._fit(X, y, sample_weight, incremental=False)
+        or (n_samples, n_outputs); ``sample_weight`` (n_samples,). ``X_val``, ``y_val``
+        (and ``sample_weight_val``): validation rows of the user's own, as for
+        :meth:`MLPClassifier.fit` (the score is R^2). Returns ``self``."""
+        return self._fit(
+            X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
+        )
 
     @available_if(_check_solver)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
