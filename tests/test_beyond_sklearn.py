@@ -124,12 +124,22 @@ callback = pytest.importorskip("sklearn.callback", reason="needs scikit-learn >=
 def test_scoring_monitor_records_a_score_per_epoch() -> None:
     X, y, _, _ = _iris()
     monitor = callback.ScoringMonitor(scoring="accuracy")
-    clf = xpnet.MLPClassifier(hidden_layer_sizes=(5,), max_iter=4, random_state=0)
+    options = dict(hidden_layer_sizes=(5,), random_state=0, learning_rate_init=0.05)
+    clf = xpnet.MLPClassifier(max_iter=4, **options)
     clf.set_callbacks(monitor).fit(X, y)
-    log = monitor.get_logs()
-    assert len(log) >= 1
-    entries = next(iter(log.values())) if isinstance(log, dict) else log
-    assert len(entries) == 4, entries
+    entries = [e for e in monitor.get_logs().data if e["task_name"] == "epoch"]
+    assert [e["task_id"] for e in entries] == [0, 1, 2, 3]
+    for k, entry in enumerate(entries, start=1):  # the model after k epochs, scored on X
+        sk = SkClassifier(max_iter=k, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sk.fit(X, y)
+        assert entry["accuracy"] == pytest.approx(sk.score(X, y))
+
+
+def test_set_callbacks_refuses_what_is_no_callback() -> None:
+    with pytest.raises(TypeError, match="callbacks must be instances"):
+        xpnet.MLPRegressor().set_callbacks(print)
 
 
 def test_progress_bar_runs_inside_a_grid_search(capsys) -> None:

@@ -58,6 +58,28 @@ from .losses import output as _output_function
 from .mlp import Layer, _forward, _loss_and_grad
 from .optim import SGD, Adam
 
+try:  # scikit-learn >= 1.9: the callbacks API (ProgressBar, ScoringMonitor, ...)
+    from sklearn.callback import CallbackSupportMixin as _CallbackSupport
+    from sklearn.callback import with_callbacks as _with_callbacks
+
+    _HAS_CALLBACKS = True
+except ImportError:  # an older scikit-learn: the estimators work, set_callbacks says why not
+    _HAS_CALLBACKS = False
+
+    class _CallbackSupport:  # type: ignore[no-redef, unused-ignore]
+        def set_callbacks(self, *callbacks: Any) -> Any:
+            import sklearn
+
+            raise ImportError(
+                "set_callbacks: scikit-learn's callbacks (sklearn.callback) arrived in "
+                f"scikit-learn 1.9; this is scikit-learn {sklearn.__version__}. Upgrade with "
+                "`pip install 'scikit-learn>=1.9'`"
+            )
+
+    def _with_callbacks(method: Any) -> Any:  # type: ignore[no-redef, unused-ignore]
+        return method
+
+
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 Array = Any
@@ -281,7 +303,56 @@ def _host_float(x: Array) -> float:
 # --- the estimators ---------------------------------------------------------------------------
 
 
-class _BaseMLP(BaseEstimator):
+class _Progress:
+    """scikit-learn's callback contexts for one fit: one task, one subtask per epoch (per
+    iteration for L-BFGS). Does nothing with an older scikit-learn."""
+
+    def __init__(self, estimator: Any, X: Any, y: Any, subtasks: int) -> None:
+        self.estimator, self.X, self.y = estimator, X, y
+        self.context = None
+        self.epoch: Any = None
+        if _HAS_CALLBACKS:
+            self.context = estimator._init_callback_context(max_subtasks=subtasks)
+            self.context.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
+
+    def _state(self) -> dict[str, Any]:
+        estimator = self.estimator
+        return {
+            "coefs_": list(estimator.coefs_),
+            "intercepts_": list(estimator.intercepts_),
+            "n_iter_": estimator.n_iter_,
+        }
+
+    def begin_epoch(self) -> None:
+        if self.context is None:
+            return
+        self.epoch = self.context.subcontext(task_name="epoch")
+        self.epoch.call_on_fit_task_begin(
+            estimator=self.estimator, X=self.X, y=self.y, reconstruction_attributes=self._state
+        )
+
+    def end_epoch(self) -> bool:
+        """The epoch's end hooks; True when a callback asks to stop."""
+        if self.epoch is None:
+            return False
+        epoch, self.epoch = self.epoch, None
+        return bool(
+            epoch.call_on_fit_task_end(
+                estimator=self.estimator,
+                X=self.X,
+                y=self.y,
+                reconstruction_attributes=self._state,
+            )
+        )
+
+    def end(self) -> None:
+        if self.context is not None:
+            if self.epoch is not None:
+                self.epoch.call_on_fit_task_end(estimator=self.estimator)
+            self.context.call_on_fit_task_end(estimator=self.estimator, X=self.X, y=self.y)
+
+
+class _BaseMLP(_CallbackSupport, BaseEstimator):
     """What the classifier and the regressor share: fitting, the solvers, the forward pass."""
 
     # -- parameters --
@@ -423,6 +494,7 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting --
 
+    @_with_callbacks
     def _fit(
         self,
         X: Any,
@@ -464,10 +536,16 @@ class _BaseMLP(BaseEstimator):
         rng = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, data, rng)
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(data, rng, incremental)
-        else:
-            self._fit_lbfgs(data)
+        subtasks = 1 if incremental else max(int(self.max_iter), 1)
+        self._progress = _Progress(self, X, y, subtasks)
+        try:
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(data, rng, incremental)
+            else:
+                self._fit_lbfgs(data)
+            self._progress.end()
+        finally:
+            del self._progress
         xp = data.xp
         finite = [xp.all(xp.isfinite(a)) for a in (*self.coefs_, *self.intercepts_)]
         if not all(bool(to_numpy(f)) for f in finite):
@@ -569,6 +647,7 @@ class _BaseMLP(BaseEstimator):
 
         def order(_: int) -> np.ndarray | None:
             nonlocal positions
+            self._progress.begin_epoch()
             if not self.shuffle:
                 return None
             permutation = np.arange(n_samples)  # scikit-learn shuffles the previous order
@@ -592,6 +671,8 @@ class _BaseMLP(BaseEstimator):
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
             self._update_no_improvement_count(data, val_idx)
             _report_epoch(self, self.loss_)
+            if self._progress.end_epoch():
+                return True
             lr = self._optimizer[2]
             if self.solver == "sgd" and self.learning_rate == "invscaling":
                 lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
@@ -766,7 +847,12 @@ class _BaseMLP(BaseEstimator):
         def each_iteration(intermediate_result: scipy.optimize.OptimizeResult) -> None:
             self.n_iter_ = next(iterations)
             _report_epoch(self, float(intermediate_result.fun))
+            self._set_layers(unpack(intermediate_result.x))
+            if self._progress.end_epoch():
+                raise StopIteration  # scipy ends the minimization there
+            self._progress.begin_epoch()
 
+        self._progress.begin_epoch()
         result = scipy.optimize.minimize(
             loss_and_grad,
             _pack(self._layers()),
