@@ -181,7 +181,7 @@ def _block(result: Any) -> Any:
 
 def sgd_figure(out: Path, *, epochs: int) -> None:
     """sgd-variants.png: full batch, minibatch, single sample, decreasing schedule (NumPy)."""
-    variants = {
+    variants: dict[str, dict[str, Any]] = {
         "full batch, lr 0.5": {"lr": 0.5, "batch_size": None},
         "minibatch 16, lr 0.1": {"lr": 0.1, "batch_size": 16},
         "single sample, lr 0.02": {"lr": 0.02, "batch_size": 1},
@@ -218,7 +218,7 @@ def optimizers_figure(out: Path, *, epochs: int) -> None:
     """optimizers.png: SGD, momentum, Nesterov and Adam on digits, loss and accuracy per epoch."""
     X, y = xpnet.datasets.load_digits(backend="numpy", dtype="float64")
     start = xpnet.init_layers(OPTIMIZER_SIZES, xp="numpy", seed=SEED, dtype="float64")
-    optimizers = {
+    optimizers: dict[str, xpnet.optim.SGD | xpnet.optim.Adam] = {
         "SGD, lr 0.01": xpnet.optim.SGD(0.01),
         "SGD, lr 0.1": xpnet.optim.SGD(0.1),
         "momentum 0.9, lr 0.01": xpnet.optim.SGD(0.01, momentum=0.9),
@@ -277,7 +277,7 @@ def estimator_figure(out: Path, backends: Sequence[str], *, epochs: int) -> None
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
-    params = dict(hidden_layer_sizes=(64,), max_iter=epochs, random_state=0)
+    params: dict[str, Any] = dict(hidden_layer_sizes=(64,), max_iter=epochs, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         curves = {"scikit-learn (NumPy)": SklearnMLP(**params).fit(X, y).loss_curve_}
