@@ -6,7 +6,7 @@ row chunks of ``X`` and nothing is computed until asked. This module only decide
 training drives it (the per-backend part, like :mod:`xpnet._drivers` for the others):
 
 - **full batch**: each epoch is one map-reduce over the row chunks (the forward and the
-  hand-derived backward run chunk by chunk; the gradient sums ``X^T dJ/dh`` are tree
+  hand-derived backward run chunk by chunk; the gradient sums ``X^T dJ/da`` are tree
   reductions across chunks) and one ``dask.persist`` of the new parameters, its loss and its
   hit count. The parameters are small and persisted, so the graph of epoch ``t + 1`` starts
   from values, not from the graph of epoch ``t``: it does not grow with the epochs.

@@ -34,7 +34,7 @@ __all__ = ["main", "run"]
 
 _DEFAULT_BACKENDS = ("numpy", "array_api_strict", "torch", "jax")
 _TARGET_BACKENDS = ("numpy", "torch", "jax")
-#: Upper bounds of xpnet / the fastest native trainer, per workload and backend (issues 5, 7).
+#: Upper bounds of xpnet / the fastest native trainer, per workload and backend.
 _NATIVE_BOUNDS: dict[str, dict[str, float]] = {
     "large": {"default": 1.10},
     "iris": {"default": 1.30},
