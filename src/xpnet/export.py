@@ -84,7 +84,7 @@ def export_onnx(
     --------
     >>> import os, tempfile, numpy as np, onnxruntime, xpnet
     >>> X, y = xpnet.datasets.load_iris_2d(backend="numpy")
-    >>> clf = xpnet.MLPClassifier((10,), max_iter=300, random_state=0).fit(X, y)
+    >>> clf = xpnet.MLPClassifier((10,), solver="lbfgs", random_state=0).fit(X, y)
     >>> path = xpnet.export_onnx(clf, os.path.join(tempfile.mkdtemp(), "iris.onnx"))
     >>> session = onnxruntime.InferenceSession(path)
     >>> label, probabilities = session.run(None, {"X": X})
