@@ -496,3 +496,34 @@ def test_the_command_refuses_a_bad_model_in_one_line(saved, tmp_path: Path, caps
     line = _one_line_error(["export", str(saved[1]), str(tmp_path / "no" / "x.onnx")], capsys)
     assert line.startswith("OUT: cannot write a file at")
     assert not Path(out).exists()
+
+
+# --- the bench's inference workload -------------------------------------------------------------
+
+
+def test_the_inference_workload_times_onnxruntime_against_predict() -> None:
+    from xpnet.bench._inference import format_inference, inference_speed
+
+    entry = inference_speed(backends=["numpy"], quick=True, repeats=1, progress=lambda _: None)
+    cases = {(r["runtime"], r["batch"]): r for r in entry["results"]}
+    assert set(cases) == {(runtime, b) for runtime in ("onnxruntime", "numpy") for b in (1, 4096)}
+    for r in cases.values():
+        assert r["labels_equal_onnxruntime"]
+        assert r["rows_per_second"] > 0
+        assert r["seconds_per_call"] * r["rows_per_second"] == pytest.approx(r["batch"])
+    assert cases[("onnxruntime", 1)]["onnxruntime_over_this"] == 1.0
+    text = format_inference(entry)
+    assert text.startswith("### inference: onnxruntime on the exported file")
+    assert "| xpnet predict, numpy | 4096" in text
+
+
+def test_the_inference_workload_says_what_is_missing(monkeypatch) -> None:
+    from xpnet import _optional
+    from xpnet.bench._inference import format_inference, inference_speed
+
+    monkeypatch.setattr(_optional, "installed", lambda module: module != "onnxruntime")
+    entry = inference_speed(backends=["numpy"], quick=True)
+    assert entry == {"skipped": "needs the [onnx] extra (onnxruntime not installed)"}
+    assert format_inference(entry).endswith(
+        "Skipped: needs the [onnx] extra (onnxruntime not installed)."
+    )
