@@ -18,7 +18,7 @@ pytest.importorskip("ndonnx", reason="needs the [onnx] extra")
 onnx = pytest.importorskip("onnx", reason="needs the [onnx] extra")
 ort = pytest.importorskip("onnxruntime", reason="needs the [onnx] extra")
 
-from helpers import Backend, installed_backends, to_backend  # noqa: E402
+from helpers import Backend, installed_backends, run_without, to_backend  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 import xpnet  # noqa: E402
@@ -252,7 +252,7 @@ def _sklearn_twin(model: Any, X: np.ndarray, y: np.ndarray) -> Any:
 
 
 def _skl2onnx(twin: Any, d: int, dtype: str, tmp_path: Path) -> Path:
-    skl2onnx = pytest.importorskip("skl2onnx", reason="needs the [test] extra")
+    skl2onnx = pytest.importorskip("skl2onnx", reason="needs the [oracles] extra")
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     tensor = DoubleTensorType if dtype == "float64" else FloatTensorType
@@ -395,6 +395,21 @@ def test_without_ndonnx_the_error_names_the_extra(monkeypatch, tmp_path: Path) -
     monkeypatch.setitem(sys.modules, "ndonnx", None)
     with pytest.raises(ImportError, match=r"pip install 'xpnet\[onnx\]'"):
         xpnet.export_onnx(xpnet.init_layers((2, 3)), tmp_path / "net.onnx")
+
+
+def test_a_base_install_says_which_extra_the_command_needs(saved, tmp_path: Path) -> None:
+    """Without ndonnx and onnx (``pip install xpnet``): one line naming the extra, exit 2."""
+    code = (
+        "import sys\nfrom xpnet.cli import main\n"
+        f"status = main(['export', {str(saved[1])!r}, {str(tmp_path / 'x.onnx')!r}])\n"
+        "assert status == 2, status\n"
+    )
+    done = run_without(code)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: xpnet.export_onnx needs 'ndonnx', which is not installed")
+    assert line.endswith("install it with `pip install 'xpnet[onnx]'`")
+    assert not (tmp_path / "x.onnx").exists()
 
 
 # --- bad input ---------------------------------------------------------------------------------
