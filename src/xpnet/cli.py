@@ -6,6 +6,7 @@ Examples::
     python -m xpnet train --hidden 64,32 --activation tanh --optimizer adam --lr 0.01
     python -m xpnet compare
     python -m xpnet bench --quick
+    python -m xpnet export model.safetensors model.onnx
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from . import _cli_check, datasets
+from . import _cli_check, _cli_export, datasets
 from .backends import BACKENDS, _spec_named, available_backends, namespace, to_numpy
 from .mlp import _leaves, init_layers, init_params, predict
 from .optim import SGD, Adam, inverse_time_lr
@@ -151,6 +152,7 @@ def _build_parser() -> argparse.ArgumentParser:
             name, help=f"{what} (see `python -m xpnet {name} --help`)", add_help=False
         )
     _cli_check.add_parser(commands)
+    _cli_export.add_parser(commands)
     commands.add_parser(
         "bench",
         help="run the benchmarks (see `python -m xpnet bench --help`)",

@@ -406,9 +406,9 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         if X.ndim != 2:
             raise ValueError(f"X: expected a 2-D array, got shape {tuple(X.shape)}")
         X = xp.astype(X, _float_dtype(xp, X.dtype), copy=False)
-        if X.shape[0] < 1:
+        if X.shape[0] == 0:
             raise ValueError(f"X: found array with 0 sample(s) (shape={tuple(X.shape)})")
-        if X.shape[1] < 1:
+        if X.shape[1] == 0:
             raise ValueError(f"X: found array with 0 feature(s) (shape={tuple(X.shape)})")
         check.check_finite(X, "X", xp=xp)
         X = check.folded(X, check.check_finite, name="X")  # Dask (predict): checked in the graph

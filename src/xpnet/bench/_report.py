@@ -196,6 +196,10 @@ def format_report(report: dict[str, Any]) -> str:
         out += [_loop_table(report["loop"]), ""]
     if report.get("estimators"):
         out += [_estimators_table(report["estimators"]), ""]
+    if report.get("inference"):
+        from ._inference import format_inference
+
+        out += [format_inference(report["inference"]), ""]
     if report["rowwise"]:
         out += ["### the lecture's timing slide: forward vs forward_rowwise (d=2, H=10, K=3)", ""]
         out.append(
