@@ -136,7 +136,7 @@ def test_bad_input_is_one_line_and_exit_code_2(iris_csv: Path, tmp_path: Path, c
     assert "expects 4" in _error(["predict", str(model), str(narrow)], capsys)
     fewer = _write_csv(tmp_path / "fewer.csv", ["sepal length (cm)"], [[1.0]])
     assert "needs the columns" in _error(["predict", str(model), str(fewer)], capsys)
-    assert "path:" in _error(["predict", str(iris_csv), str(iris_csv)], capsys)
+    assert "MODEL: " in _error(["predict", str(iris_csv), str(iris_csv)], capsys)
 
 
 def test_bad_options_are_one_line_too(iris_csv: Path, capsys) -> None:
