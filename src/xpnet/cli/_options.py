@@ -107,29 +107,36 @@ def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
 
 
 def given_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
-    """The options the user set on the command line: ``["--hidden 16", "--no-scale"]``."""
+    """The options the user set on the command line, in the order typed, as typed:
+    ``["--hidden 16", "--no-scale"]``."""
     actions = [a for a in parser._actions if a.option_strings and a.dest != "help"]
     saved = [a.default for a in actions]
-    try:
+    try:  # parsed with no defaults, what is left was given (abbreviations resolved)
         for action in actions:
             action.default = argparse.SUPPRESS
         given, _ = parser.parse_known_args(list(argv))
     finally:
         for action, default in zip(actions, saved):
             action.default = default
-    shown = []
+    shown: list[tuple[int, str]] = []
     for action in actions:
         if action.dest not in vars(given):
             continue
-        value = vars(given)[action.dest]
         name = action.option_strings[-1]
-        if action.nargs == 0:
-            shown.append(name)
-        else:
-            if isinstance(value, (tuple, list)):
-                value = ",".join(str(v) for v in value)
-            shown.append(f"{name} {value}")
-    return shown
+        value = vars(given)[action.dest]
+        if isinstance(value, (tuple, list)):
+            value = ",".join(str(v) for v in value)
+        at, typed = len(argv), str(value)
+        for i, word in enumerate(argv):
+            for option in action.option_strings:
+                if word == option and i + 1 < len(argv):
+                    at, typed = i, argv[i + 1]
+                elif word.startswith(option + "="):
+                    at, typed = i, word.split("=", 1)[1]
+                elif word == option:
+                    at = i
+        shown.append((at, name if action.nargs == 0 else f"{name} {typed}"))
+    return [text for _, text in sorted(shown, key=lambda pair: pair[0])]
 
 
 def plain(docstring: str | None) -> str | None:

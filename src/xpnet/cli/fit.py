@@ -236,6 +236,11 @@ def _split(
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=fraction, random_state=args.random_state, stratify=stratify
     )
+    if len(y_val) < 10:
+        warn(
+            f"DATA: only {len(y_val)} rows are held out for validation, so its score says "
+            "little; --validation-fraction 0 fits on every row"
+        )
     return X_fit, y_fit, X_val, y_val
 
 
