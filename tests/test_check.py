@@ -192,6 +192,7 @@ def test_cli_check_on_a_plugin_registered_by_entry_point(tmp_path: Path) -> None
 
 
 def test_the_examples_of_the_testing_docstrings_run(registry) -> None:
+    pytest.importorskip("array_api_strict", reason="its examples need the [strict] extra")
     import doctest
 
     result = doctest.testmod(testing, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)

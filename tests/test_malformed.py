@@ -1160,7 +1160,9 @@ def paths(_: Any) -> st.SearchStrategy[Any]:
     )
 
 
-_FILES = tempfile.mkdtemp(prefix="xpnet-malformed-")
+# Removed when the test session ends (its finalizer runs at exit): nothing is left behind.
+_TEMPORARY = tempfile.TemporaryDirectory(prefix="xpnet-malformed-")
+_FILES = _TEMPORARY.name
 SAVED_PATH = os.path.join(_FILES, "layers.safetensors")
 xpnet.save(SAVED_PATH, LAYERS_HOST)
 NOT_A_MODEL = os.path.join(_FILES, "notes.safetensors")
@@ -1259,7 +1261,7 @@ def _place(value: Any, backend: Backend) -> Any:
     if value is THIS_BACKEND:
         return backend.library
     if value is TMP_PATH:
-        return os.path.join(tempfile.mkdtemp(prefix="xpnet-malformed-"), "model.safetensors")
+        return os.path.join(tempfile.mkdtemp(dir=_FILES), "model.safetensors")
     if isinstance(value, np.ndarray):
         return to_backend(value, backend)
     if isinstance(value, tuple):

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import optional_import
+
 Array = Any
 Namespace = Any
 
@@ -111,7 +113,7 @@ def checked_finite(X: Array, *, name: str = "X") -> Array:
 def checked_positive_total(w: Array, *, name: str) -> Array:
     """``w`` whose every chunk waits for the check ``sum(w) > 0`` (a reduction over ``w``
     inside the graph, with no extra pass over the data ``X``)."""
-    import dask.array as da
+    da = optional_import("dask.array")
 
     after = functools.partial(_after_positive_total, name=name)
     return da.blockwise(after, "i", w, "i", da.sum(w), "", dtype=w.dtype, meta=w._meta)
@@ -193,7 +195,7 @@ def stream_chunks(
     a ``distributed.Client``) in a background thread while the caller works on the current
     one. Each chunk's labels and values are checked as it arrives.
     """
-    import dask
+    dask = optional_import("dask")
 
     from ._compat import array_namespace
     from ._validation import check_finite, check_label_values
@@ -280,7 +282,7 @@ def _rebuild(tree: Any, leaves: Iterator[Any]) -> Any:
 
 def persist_tree(*trees: Any) -> tuple[Any, ...]:
     """``dask.persist`` of every array in nested tuples (NamedTuples kept), in one call."""
-    import dask
+    dask = optional_import("dask")
 
     leaves = dask.persist(*(leaf for tree in trees for leaf in _leaves(tree)))
     it = iter(leaves)
@@ -289,14 +291,14 @@ def persist_tree(*trees: Any) -> tuple[Any, ...]:
 
 def to_host_tree(tree: Any) -> Any:
     """The tree with every Dask array computed into NumPy (one ``dask.compute``)."""
-    import dask
+    dask = optional_import("dask")
 
     return _rebuild(tree, iter(dask.compute(*_leaves(tree))))
 
 
 def from_host_tree(tree: Any) -> Any:
     """The tree with every NumPy array wrapped as a one-chunk Dask array."""
-    import dask.array as da
+    da = optional_import("dask.array")
 
     return _rebuild(tree, iter(da.from_array(np.asarray(leaf)) for leaf in _leaves(tree)))
 
@@ -363,7 +365,7 @@ class DaskEpoch:
         *,
         num_classes: int | None,
     ) -> tuple[Any, Array, Array]:
-        import dask.array as da
+        da = optional_import("dask.array")
 
         host = to_host_tree(carry)
         losses, hits = [], []
@@ -394,7 +396,7 @@ def from_numpy(
 ) -> Array:
     """Host data as a Dask array (``chunks``: as ``dask.array.from_array`` takes them;
     default: automatic row chunks)."""
-    import dask.array as da
+    da = optional_import("dask.array")
 
     if device not in (None, "cpu"):
         raise ValueError(f"device: Dask arrays of NumPy chunks live on 'cpu', got {device!r}")

@@ -27,6 +27,7 @@ from ._compat import (
     is_numpy_namespace,
     is_torch_namespace,
 )
+from ._optional import optional_import
 from .backends import asarray, to_numpy
 
 Array = Any
@@ -73,7 +74,7 @@ def _take_fn(xp: Namespace) -> Callable[[Array, Array], Array]:
     """Rows ``idx`` of ``x``. On torch, ``index_select`` itself: array-api-compat's ``take``
     also remaps negative indices, two more kernel launches that sample indices never need."""
     if is_torch_namespace(xp):
-        import torch
+        torch = optional_import("torch")
 
         return lambda x, idx: torch.index_select(x, 0, idx)
     return lambda x, idx: xp.take(x, idx, axis=0)
@@ -152,7 +153,7 @@ def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], ...]:
     """``jax.jit`` of one step (batch gathered inside), of a ``lax.scan`` over a matrix of
     batch indices (one epoch), and of a loop over up to ``FULL_BATCH_CHUNK`` full-batch
     epochs. Cached, so that every ``train`` call reuses the compiled code."""
-    import jax
+    jax = optional_import("jax")
 
     def gather_step(params: Any, X: Array, y: Array, idx: Array | None, lr: Any) -> Any:
         if idx is not None:
@@ -186,7 +187,7 @@ def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], ...]:
 
 
 def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
-    import jax
+    jax = optional_import("jax")
 
     one_step, scan_epoch, epochs_loop = _jax_compiled(step, xp)
     # JAX dispatches asynchronously. Each epoch first waits for the previous one, so the
@@ -253,7 +254,7 @@ def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
 
 @functools.cache
 def _torch_compiled(step: Step, xp: Namespace) -> Callable[..., Any]:
-    import torch
+    torch = optional_import("torch")
 
     def gather_step(params: Any, X: Array, y: Array, idx: Array | None, lr: Array) -> Any:
         if idx is not None:
@@ -269,7 +270,7 @@ def _torch_compiled_runner(step: Step, xp: Namespace) -> EpochRunner:
     def run(
         params: Any, X: Array, y: Array, order: np.ndarray | None, size: int, lrs: Sequence[float]
     ) -> tuple[Any, Array, Array]:
-        import torch
+        torch = optional_import("torch")
 
         n = X.shape[0]
         # The learning rate goes in as a 0-D tensor, so that a schedule does not recompile.
@@ -303,7 +304,7 @@ def compiled(fn: Callable[..., Any], xp: Namespace) -> Callable[..., Any]:
     elsewhere: eager NumPy and torch pay no compilation for a loop of small steps. A
     ``donate=`` keyword (see :func:`xpnet.optim._minus`) is dropped on JAX."""
     if is_jax_namespace(xp):
-        import jax
+        jax = optional_import("jax")
 
         jitted = jax.jit(fn)
 

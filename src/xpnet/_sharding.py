@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import optional_import
+
 Array = Any
 Step = Callable[..., Any]
 
@@ -32,7 +34,7 @@ BATCH_AXIS = "batch"
 def resolve_devices(devices: Any) -> tuple[Any, ...]:
     """``devices`` as a tuple of ``jax.Device``: a sequence of devices, an int ``N`` (the
     first ``N`` of ``jax.devices()``), or a one-axis ``jax.sharding.Mesh``."""
-    import jax
+    jax = optional_import("jax")
 
     if isinstance(devices, jax.sharding.Mesh):
         if devices.devices.ndim != 1:
@@ -82,7 +84,7 @@ def devices_of(x: Array) -> tuple[Any, ...] | None:
 @functools.cache
 def shardings(devices: tuple[Any, ...]) -> tuple[Any, Any]:
     """``(rows, replicated)``: rows split over the devices' batch axis; copies on each."""
-    import jax
+    jax = optional_import("jax")
     from jax.sharding import NamedSharding, PartitionSpec
 
     mesh = jax.sharding.Mesh(np.array(devices, dtype=object), (BATCH_AXIS,))
@@ -107,7 +109,7 @@ def check_divisible(n: int, batch_size: int | None, devices: tuple[Any, ...]) ->
 
 def place(X: Array, y: Array, params: Any, devices: tuple[Any, ...]) -> tuple[Array, Array, Any]:
     """``X`` and ``y`` split by rows over ``devices``, every array of ``params`` replicated."""
-    import jax
+    jax = optional_import("jax")
 
     rows, replicated = shardings(devices)
     X, y = jax.device_put((X, y), rows)
@@ -120,7 +122,7 @@ def sharded_step(step: Step, devices: tuple[Any, ...] | None) -> Step:
     drivers, cached per step, compile once per device set)."""
     if devices is None:
         return step
-    import jax
+    jax = optional_import("jax")
 
     rows, _ = shardings(devices)
 
@@ -182,6 +184,6 @@ def replicate(tree: Any, devices: tuple[Any, ...] | None) -> Any:
 
 
 def jax_device_put(tree: Any, sharding: Any) -> Any:
-    import jax
+    jax = optional_import("jax")
 
     return jax.device_put(tree, sharding)

@@ -29,6 +29,7 @@ from typing import Any, overload
 import numpy as np
 
 from ._compat import array_namespace, is_array_api_obj, namespace_name
+from ._optional import optional_import
 
 __all__ = [
     "BACKENDS",
@@ -178,12 +179,15 @@ class _Registry:
 
     def for_namespace(self, xp: Namespace) -> BackendSpec | None:
         """The backend whose namespace is ``xp``; loads those whose module is imported."""
+        # in registration order, so that the first backend registered for a namespace names
+        # its arrays whichever of them was used first
         for spec in self.specs.values():
-            if spec._loaded and spec._loaded[0] is xp:
-                return spec
-        for spec in self.specs.values():
+            if spec._loaded:
+                if spec._loaded[0] is xp:
+                    return spec
+                continue
             root = spec.module_name.split(".", 1)[0]
-            if not spec._loaded and (isinstance(spec.module, ModuleType) or root in sys.modules):
+            if isinstance(spec.module, ModuleType) or root in sys.modules:
                 try:
                     if spec.namespace() is xp:
                         return spec
@@ -746,7 +750,7 @@ def _torch_to_numpy(x: Array) -> np.ndarray:
 
 
 def _jax_device(device: str) -> Any:
-    import jax
+    jax = optional_import("jax")
 
     platform, _, index = device.partition(":")
     platform = {"cuda": "gpu"}.get(platform, platform)
