@@ -224,3 +224,39 @@ def test_load_casts_the_weights_to_dtype(name: str, tmp_path: Path) -> None:
     np.testing.assert_array_equal(xpnet.to_numpy(loaded.classes_), model.classes_)  # not cast
     with pytest.raises(TypeError, match=r"^dtype: expected 'float32' or 'float64'"):
         xpnet.load(path, dtype="int32")
+
+
+def test_a_pipeline_loaded_with_dispatch_on_keeps_its_statistics_on_the_backend(
+    tmp_path: Path,
+) -> None:
+    """scikit-learn's array-API dispatch (it needs SCIPY_ARRAY_API=1 before scipy loads)."""
+    pytest.importorskip("array_api_strict", reason="needs the [strict] extra")
+    import os
+    import subprocess
+    import sys
+
+    code = f"""
+import warnings, numpy as np, sklearn, xpnet
+from sklearn.datasets import load_breast_cancer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+X, y = load_breast_cancer(return_X_y=True)
+Xs = xpnet.asarray(X, backend="array_api_strict")
+ys = xpnet.asarray(y, backend="array_api_strict")
+with sklearn.config_context(array_api_dispatch=True), warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    model = xpnet.MLPClassifier((8,), max_iter=20, random_state=0)
+    pipe = make_pipeline(StandardScaler(), model).fit(Xs, ys)
+    path = xpnet.save({str(tmp_path / "p.safetensors")!r}, pipe)
+    loaded = xpnet.load(path, backend="array_api_strict")
+    print("mean_", xpnet.backend_name(loaded[0].mean_))
+    same = xpnet.to_numpy(loaded.predict(Xs)) == xpnet.to_numpy(pipe.predict(Xs))
+    print("same", bool(np.all(same)))
+print("without dispatch", type(xpnet.load(path, backend="array_api_strict")[0].mean_).__name__)
+"""
+    env = dict(os.environ, SCIPY_ARRAY_API="1")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "mean_ array_api_strict" in result.stdout
+    assert "same True" in result.stdout
+    assert "without dispatch ndarray" in result.stdout

@@ -3,7 +3,10 @@
 A file holds the weights as named tensors (written through safetensors' NumPy API, so
 torch is not needed) and, in its metadata, one JSON document under the key ``"xpnet"``:
 the format version, the xpnet version, what the model is, and for an estimator its
-hyperparameters, classes and fitted attributes. Loading reads only tensors and JSON,
+hyperparameters, classes and fitted attributes. A scikit-learn ``Pipeline`` of scalers
+(``StandardScaler``, ``MinMaxScaler``, ``RobustScaler``, ``MaxAbsScaler``) and an
+estimator is saved the same way: each scaler's parameters as JSON, its statistics as
+tensors ``steps.<i>.<attribute>``. Loading reads only tensors and JSON,
 so a file from elsewhere cannot run code; anything that is not such a file is refused
 with a ``ValueError`` that names the path.
 """
@@ -255,7 +258,9 @@ def _scaler_document(name: str, scaler: Any, index: int, tensors: dict[str, Any]
     }
 
 
-def _load_scaler(step: dict[str, Any], index: int, tensors: dict[str, np.ndarray]) -> Any:
+def _load_scaler(
+    step: dict[str, Any], index: int, tensors: dict[str, np.ndarray], place: Any
+) -> Any:
     from sklearn import preprocessing
 
     if step["kind"] not in SCALERS:
@@ -271,7 +276,8 @@ def _load_scaler(step: dict[str, Any], index: int, tensors: dict[str, np.ndarray
         else:
             setattr(scaler, key, _from_json_number(value))
     for key in step["arrays"]:
-        setattr(scaler, key, tensors[f"steps.{index}.{key}"])
+        array = tensors[f"steps.{index}.{key}"]
+        setattr(scaler, key, array if place is None else place(array))
     return scaler
 
 
@@ -347,9 +353,9 @@ def load(
     -------
     MLPClassifier, MLPRegressor, Pipeline, tuple of Layer, or Params
         What was saved, with the same weights (bit for bit unless cast) and
-        hyperparameters. A Pipeline's scalers keep their statistics as NumPy arrays
-        (scikit-learn computes them so without array-API dispatch); its estimator goes
-        onto ``backend``.
+        hyperparameters. A Pipeline's estimator goes onto ``backend``; its scalers'
+        statistics too while scikit-learn's ``array_api_dispatch`` is on, else they stay
+        NumPy arrays, as scikit-learn keeps them without dispatch.
 
     Raises
     ------
@@ -384,10 +390,15 @@ def load(
         if kind in ("MLPClassifier", "MLPRegressor"):
             return _load_estimator(document, tensors, place, source)
         if kind == "Pipeline":
+            import sklearn
             from sklearn.pipeline import Pipeline
 
+            # The scalers' statistics go where scikit-learn keeps them: on the backend with
+            # its array-API dispatch on, else in NumPy (it converts inputs to NumPy then).
+            dispatch = sklearn.get_config().get("array_api_dispatch", False)
+            stat = (lambda a: place(a, weights=a.dtype.kind == "f")) if dispatch else None
             steps = [
-                (step["name"], _load_scaler(step, i, tensors))
+                (step["name"], _load_scaler(step, i, tensors, stat))
                 for i, step in enumerate(document["steps"])
             ]
             final = document["final"]
