@@ -259,7 +259,8 @@ def _stored_identity(path: str) -> dict[str, Any] | None:
     try:
         import zarr
 
-        return dict(zarr.open_group(path, mode="r").attrs.get("xpnet_out_of_core", {})) or None
+        stored = zarr.open_group(path, mode="r").attrs.get("xpnet_out_of_core")
+        return dict(stored) if isinstance(stored, dict) else None
     except Exception:  # not there, or not a store of ours
         return None
 
@@ -312,7 +313,8 @@ def _breakdown(X: Any, y: Any, layers: Any, args: argparse.Namespace, chunks: in
     y_parts = y.to_delayed(optimize_graph=False).reshape(-1)
     order = next(_dask.chunk_orders(X.chunks[0], seed=0, shuffle=True))
     count = min(chunks, len(order.blocks))
-    subset = _dask.ChunkOrder(order.chunks, order.blocks[:count], order.seeds[:count])
+    seeds = order.seeds if order.seeds is not None else np.zeros(len(order.blocks), np.int64)
+    subset = _dask.ChunkOrder(order.chunks, order.blocks[:count], seeds[:count])
     np_xp = array_namespace(np.zeros(0))
     parts: dict[str, list[float]] = {
         "read here": [], "compute on a worker": [], "gather to this process": [],
@@ -548,8 +550,8 @@ def _store_note(report: dict[str, Any]) -> str:
     store, dask_ = report["store"], report["dask"]
     written = store.get("write_seconds")
     how = (
-        f"written by this process's threads in {written:.0f} s ({report['data_bytes'] / written / 1e6:.0f}"
-        " MB/s) before the epochs"
+        f"written by this process's threads in {written:.0f} s "
+        f"({report['data_bytes'] / written / 1e6:.0f} MB/s) before the epochs"
         if written
         else "written by an earlier run and reused"
     )
