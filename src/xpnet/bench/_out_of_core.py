@@ -363,6 +363,19 @@ def _breakdown(X: Any, y: Any, layers: Any, args: argparse.Namespace, chunks: in
 # --- the run --------------------------------------------------------------------------------
 
 
+def _numpy_epochs(X: Any, y: Any, layers: Any, batch_size: int) -> tuple[float, float]:
+    """Seconds of a full-batch and of a minibatch epoch in memory, each the faster of NumPy's
+    default BLAS threads and one thread (spinning BLAS threads on a busy machine can cost
+    more than they give), so that the ratio is not flattered by a slow reference."""
+    from threadpoolctl import threadpool_limits
+
+    full, streamed = _epoch(X, y, layers, None), _epoch(X, y, layers, batch_size)
+    with threadpool_limits(1, user_api="blas"):
+        full = min(full, _epoch(X, y, layers, None))
+        streamed = min(streamed, _epoch(X, y, layers, batch_size))
+    return full, streamed
+
+
 def run(args: argparse.Namespace, argv: Sequence[str] = (), say: Any = print) -> dict[str, Any]:
     import shutil
     import tempfile
@@ -412,6 +425,15 @@ def run(args: argparse.Namespace, argv: Sequence[str] = (), say: Any = print) ->
     X_small, y_small = dask.compute(X_small, y_small, scheduler="sync")
     _epoch(X_small, y_small, layers, None)
     _epoch(X_small, y_small, layers, 100)
+    # The in-memory reference, before the cluster (and again after it: on a shared machine
+    # the load moves; the faster figure of the two is kept, which does not flatter Dask).
+    m = min(args.numpy_rows, n)
+    if _stored_identity(store) == _identity(args):
+        X_np, y_np = dask.compute(*(a[:m] for a in xpnet.datasets.open_zarr(store)))
+        before = _numpy_epochs(X_np, y_np, layers, args.batch_size)
+        del X_np, y_np
+    else:
+        before = (float("inf"), float("inf"))
     sampler = MemorySampler()
     try:
         # The streamed steps run here while the workers use the cores: one BLAS thread in
@@ -474,22 +496,13 @@ def run(args: argparse.Namespace, argv: Sequence[str] = (), say: Any = print) ->
         for p in report["processes"]:
             say(f"  peak memory {p['role']} (pid {p['pid']}): {p['peak'] / GiB:.2f} GiB")
 
-        m = min(args.numpy_rows, n)
         X, y = xpnet.datasets.open_zarr(store)
         X_np, y_np = dask.compute(X[:m], y[:m], scheduler="threads")
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
-    # NumPy's own figure: the faster of its default BLAS threads and one thread (on a busy
-    # machine spinning BLAS threads can cost more than they give), so the ratio is not
-    # flattered by a slow reference.
-    full_np, streamed_np = (
-        _epoch(X_np, y_np, layers, None),
-        _epoch(X_np, y_np, layers, args.batch_size),
-    )
-    with threadpool_limits(1, user_api="blas"):
-        full_np = min(full_np, _epoch(X_np, y_np, layers, None))
-        streamed_np = min(streamed_np, _epoch(X_np, y_np, layers, args.batch_size))
+    later = _numpy_epochs(X_np, y_np, layers, args.batch_size)
+    full_np, streamed_np = min(before[0], later[0]), min(before[1], later[1])
     report["numpy"] = {
         "rows": m,
         "full_batch_seconds": full_np,
@@ -497,6 +510,9 @@ def run(args: argparse.Namespace, argv: Sequence[str] = (), say: Any = print) ->
         "minibatch_seconds": streamed_np,
         "minibatch_rows_per_second": m / streamed_np,
         "blas_threads": "the faster of the default and 1",
+        "measured": "before the cluster started and after it closed; the faster of the two",
+        "before_seconds": list(before),
+        "after_seconds": list(later),
     }
     report["ratio_full_batch"] = (n / full) / (m / full_np)
     report["ratio_minibatch"] = (n / streamed) / (m / streamed_np)
