@@ -1,4 +1,4 @@
-"""The commands in a base install (``pip install xpnet``, no extra), as issue 16 asks of them.
+"""The commands in a base install (``pip install xpnet``, no extra).
 
 Each test runs ``xpnet.cli.main`` in a fresh Python whose import system does not find the
 optional libraries (``helpers.run_without``), and reads what the command printed.

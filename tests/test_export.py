@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 import xpnet  # noqa: E402
 from xpnet.cli import main  # noqa: E402
 
-#: The issue's tolerances: onnxruntime against xpnet's predict_proba / predict.
+#: The tolerances of onnxruntime against xpnet's predict_proba / predict.
 RTOL = {"float64": 1e-10, "float32": 1e-5}
 BATCHES = (1, 7, 64)
 ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
