@@ -56,7 +56,7 @@ from .backends import asarray, jax_x64_enabled, to_numpy
 from .losses import LOSSES
 from .losses import output as _output_function
 from .mlp import Layer, _forward, _loss_and_grad
-from .optim import SGD, Adam
+from .optim import SGD, Adam, AdamState, SGDState
 
 try:  # scikit-learn >= 1.9: the callbacks API (ProgressBar, ScoringMonitor, ...)
     from sklearn.callback import CallbackSupportMixin as _CallbackSupport
@@ -620,6 +620,9 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         """
         xp, layers = data.xp, self._layers()
         if not incremental or not hasattr(self, "_optimizer"):
+            note = self.__dict__.pop("_resume_note", None)
+            if incremental and note is not None:
+                warnings.warn(note, UserWarning, stacklevel=4)
             optimizer = self._new_optimizer()
             # scikit-learn's optimizer object: the update rule, its state, the current rate
             self._optimizer = [optimizer, optimizer.init(layers), float(self.learning_rate_init)]
@@ -875,6 +878,86 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
         self.loss_ = float(result.fun)
         self._set_layers(unpack(result.x))
+
+    # -- state for files (xpnet.io): what prediction and exact resume need --
+
+    #: Fitted attributes that are plain numbers, strings or lists (JSON in a model file).
+    _PLAIN_FITTED = (
+        "n_features_in_",
+        "n_iter_",
+        "t_",
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "loss_",
+        "best_loss_",
+        "loss_curve_",
+        "validation_scores_",
+        "validation_loss_curve_",
+        "best_validation_score_",
+    )
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
+        """What a model file holds: ``(document, arrays)``. The document has the fitted
+        plain attributes and, after a stochastic fit, ``"training"``: the optimizer's rate
+        and the stopping rule's count; the arrays are the weights and the optimizer's state
+        (velocities, or Adam's step and moments), so that training can go on exactly."""
+        check_is_fitted(self)
+        fitted = {name: getattr(self, name) for name in self._PLAIN_FITTED if hasattr(self, name)}
+        arrays: dict[str, Array] = {}
+        for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            arrays[f"coefs.{i}"], arrays[f"intercepts.{i}"] = W, b
+        document: dict[str, Any] = {"fitted": fitted}
+        if getattr(self, "_optimizer", None) is not None:
+            _, state, lr = self._optimizer
+            trees: dict[str, Any] = {}
+            if isinstance(state, AdamState):
+                arrays["optimizer.t"] = state.t
+                trees = {"m": state.m, "s": state.s}
+            elif state.velocity:
+                trees = {"velocity": state.velocity}
+            for name, tree in trees.items():
+                for i, (W, b) in enumerate(tree):
+                    arrays[f"optimizer.{name}.{i}.W"], arrays[f"optimizer.{name}.{i}.b"] = W, b
+            document["training"] = {
+                "solver": self.solver,
+                "lr": float(lr),
+                "no_improvement_count": int(self._no_improvement_count),
+            }
+        return document, arrays
+
+    def _set_state(self, document: dict[str, Any], arrays: dict[str, Array]) -> None:
+        """The inverse of :meth:`_get_state` (arrays already on their backend)."""
+        for name, value in document["fitted"].items():
+            setattr(self, name, value)
+        n = self.n_layers_ - 1
+        self.coefs_ = [arrays[f"coefs.{i}"] for i in range(n)]
+        self.intercepts_ = [arrays[f"intercepts.{i}"] for i in range(n)]
+        self._best_coefs, self._best_intercepts = list(self.coefs_), list(self.intercepts_)
+        self._no_improvement_count = 0
+        training = document.get("training")
+        if training is None or training.get("solver") != self.solver:
+            # predicts; a partial_fit starts a new optimizer state, and says so
+            self._resume_note = (
+                "this model was loaded from a file without its optimizer state (written by "
+                "an older xpnet, or by a solver that keeps none): partial_fit starts a new "
+                f"{self.solver} state, so training does not continue exactly where it stopped"
+            )
+            return
+
+        def tree(name: str) -> Layers:
+            return tuple(
+                Layer(arrays[f"optimizer.{name}.{i}.W"], arrays[f"optimizer.{name}.{i}.b"])
+                for i in range(n)
+            )
+
+        optimizer = self._new_optimizer()
+        if isinstance(optimizer, Adam):
+            state: Any = AdamState(arrays["optimizer.t"], tree("m"), tree("s"))
+        else:
+            state = SGDState(tree("velocity") if optimizer.momentum else ())
+        self._optimizer = [optimizer, state, float(training["lr"])]
+        self._no_improvement_count = int(training["no_improvement_count"])
 
     # -- prediction --
 

@@ -32,22 +32,6 @@ __all__ = ["load", "save"]
 FORMAT_VERSION = 1
 _METADATA_KEY = "xpnet"
 
-#: Fitted attributes of the estimators kept in the metadata (plain numbers, strings, lists).
-_FITTED = (
-    "n_features_in_",
-    "n_iter_",
-    "t_",
-    "n_layers_",
-    "n_outputs_",
-    "out_activation_",
-    "loss_",
-    "best_loss_",
-    "loss_curve_",
-    "validation_scores_",
-    "validation_loss_curve_",
-    "best_validation_score_",
-)
-
 
 def _check_path(path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)):
@@ -176,20 +160,21 @@ def save(path: str | os.PathLike[str], model: Any, /) -> Path:
 
 
 def _estimator_document(model: Any, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The JSON of a fitted estimator; its weights (and numeric classes) go into ``tensors``."""
+    """The JSON of a fitted estimator, from the state it hands over (its ``_get_state``);
+    its arrays (weights, optimizer state, numeric classes) go into ``tensors``."""
     from .estimators import MLPClassifier
 
     if not hasattr(model, "coefs_"):
         raise ValueError(f"model: the {type(model).__name__} is not fitted; fit it first")
+    state, arrays = model._get_state()
     document: dict[str, Any] = {"kind": type(model).__name__}
     document["params"] = _hyperparameters(model)
-    document["fitted"] = {
-        name: _json_number(getattr(model, name)) for name in _FITTED if hasattr(model, name)
-    }
+    document["fitted"] = {name: _json_number(v) for name, v in state["fitted"].items()}
+    if "training" in state:
+        document["training"] = state["training"]
     if hasattr(model, "feature_names_in_"):
         document["fitted"]["feature_names_in_"] = [str(n) for n in model.feature_names_in_]
-    for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
-        tensors[f"coefs.{i}"], tensors[f"intercepts.{i}"] = to_numpy(W), to_numpy(b)
+    tensors.update({name: to_numpy(a) for name, a in arrays.items()})
     if isinstance(model, MLPClassifier):
         document["labels"] = _classes(model, tensors)
     return document
@@ -432,21 +417,28 @@ def _load_estimator(
     params = {k: _from_json_number(v) for k, v in document["params"].items()}
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     model = cls(**params)
-    for name, value in document["fitted"].items():
-        if name == "feature_names_in_":
-            model.feature_names_in_ = np.asarray(value, dtype=object)
-        else:
-            setattr(model, name, _from_json_number(value))
+    fitted = dict(document["fitted"])
+    names = fitted.pop("feature_names_in_", None)
+    state = {"fitted": {k: _from_json_number(v) for k, v in fitted.items()}}
+    if "training" in document:
+        state["training"] = document["training"]
+    n = int(state["fitted"]["n_layers_"]) - 1
     coefs = _numbered(tensors, "coefs.{}", path)
     intercepts = _numbered(tensors, "intercepts.{}", path)
-    if len(coefs) != len(intercepts) or len(coefs) != model.n_layers_ - 1:
+    if len(coefs) != len(intercepts) or len(coefs) != n:
         raise ValueError(
-            f"path: {str(path)!r} has {len(coefs)} weight matrices for {model.n_layers_} layers"
+            f"path: {str(path)!r} has {len(coefs)} weight matrices for {n + 1} layers"
         )
-    model.coefs_ = [place(W) for W in coefs]
-    model.intercepts_ = [place(b) for b in intercepts]
-    model._best_coefs, model._best_intercepts = list(model.coefs_), list(model.intercepts_)
-    model._no_improvement_count = 0
+    arrays = {
+        name: place(a) for name, a in tensors.items() if name.startswith(("coefs.", "intercepts."))
+    }
+    if "training" in state:
+        arrays.update(
+            {name: place(a) for name, a in tensors.items() if name.startswith("optimizer.")}
+        )
+    model._set_state(state, arrays)
+    if names is not None:
+        model.feature_names_in_ = np.asarray(names, dtype=object)
     if document["kind"] == "MLPClassifier":
         labels = document["labels"]
         host = tensors["classes"] if "classes" in tensors else np.asarray(labels["classes"])
