@@ -531,3 +531,28 @@ def test_threads_limits_torch_and_puts_it_back(capsys: pytest.CaptureFixture) ->
     assert seen == [1]
     assert torch.get_num_threads() == before
     assert "--threads 1" in capsys.readouterr().out
+
+
+def test_fit_resume_continues_a_saved_run_exactly(wine_csv: Path, tmp_path: Path) -> None:
+    """5 epochs, save, --resume for 5 more: the 10-epoch run's weights (wine's 160 training
+    rows fit in one batch of the default 200, so the epochs are the same either way)."""
+    import xpnet
+
+    options = ["--target", "cultivar", "--no-progress", "--hidden", "8"]
+    half, resumed, whole = (tmp_path / f"{n}.safetensors" for n in ("half", "resumed", "whole"))
+    assert xpnet_cli("fit", wine_csv, *options, "--max-iter", 5, "--save", half).returncode == 0
+    result = xpnet_cli(
+        "fit", wine_csv, *options, "--max-iter", 5, "--resume", half, "--save", resumed
+    )
+    assert result.returncode == 0, result.stderr
+    assert "after 5 more epochs" in result.stdout
+    assert xpnet_cli("fit", wine_csv, *options, "--max-iter", 10, "--save", whole).returncode == 0
+    ours, theirs = xpnet.load(resumed)[-1], xpnet.load(whole)[-1]
+    for a, b in zip(ours.coefs_, theirs.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert ours.loss_curve_[-1] == pytest.approx(theirs.loss_curve_[-1], rel=1e-12)
+
+
+def test_fit_resume_of_a_missing_file_is_one_error_line(wine_csv: Path, tmp_path: Path) -> None:
+    result = xpnet_cli("fit", wine_csv, "--target", "cultivar", "--resume", tmp_path / "no.st")
+    one_error_line(result, "--resume")

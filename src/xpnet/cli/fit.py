@@ -148,6 +148,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     model.add_argument("--random-state", type=int, default=0, help="seed of weights and order")
     parser.add_argument("--save", metavar="FILE", type=Path, help="write the model (safetensors)")
+    parser.add_argument(
+        "--resume",
+        metavar="MODEL",
+        type=Path,
+        help="continue a run saved by fit --save: --max-iter more epochs exactly where it "
+        "stopped (the file's own scaler, hyperparameters and optimizer state; the estimator "
+        "options above are not used)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_placement(parser)
     return parser
@@ -326,6 +334,8 @@ def run(args: argparse.Namespace) -> int:
     if classify and len(np.unique(y)) < 2:
         raise UsageError(f"DATA: the target has one class only ({np.unique(y)[0]!r})")
     X_fit, y_fit, X_val, y_val = _split(X, y, args, classify)
+    if args.resume is not None:
+        return _resume(args, backend, (X_fit, y_fit, X_val, y_val), names)
     scaler = None
     if not args.no_scale:
         from sklearn.preprocessing import StandardScaler
@@ -374,6 +384,76 @@ def run(args: argparse.Namespace) -> int:
             print(f"saved       {save(args.save, saved)}")
         except (ValueError, TypeError) as exc:
             raise UsageError(f"--save: {str(exc).split(': ', 1)[-1]}") from None
+    return 0
+
+
+def _resume(
+    args: argparse.Namespace, backend: str, data: tuple[Any, ...], names: list[str] | None
+) -> int:
+    """``--resume MODEL``: ``--max-iter`` more epochs of the saved run (one ``partial_fit``
+    each, which continues the saved optimizer state exactly), the summary, ``--save``."""
+    from sklearn.pipeline import Pipeline
+
+    from ..io import load, save
+
+    readable_file(args.resume, "--resume")
+    try:
+        saved = load(args.resume, backend=backend, device=args.device, dtype=args.dtype)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--resume: {str(exc).split(': ', 1)[-1]}") from None
+    scaler, model = None, saved
+    if isinstance(saved, Pipeline):
+        scaler, model = (saved[0] if len(saved) > 1 else None), saved[-1]
+    if not hasattr(model, "partial_fit"):
+        raise UsageError("--resume: an L-BFGS model has no epochs to continue; fit it again")
+    X_fit, y_fit, X_val, y_val = data
+    if scaler is not None:
+        X_fit = scaler.transform(X_fit)
+        X_val = None if X_val is None else scaler.transform(X_val)
+    if X_fit.shape[1] != model.n_features_in_:
+        raise UsageError(
+            f"DATA: has {X_fit.shape[1]} features, the model in --resume was fitted on "
+            f"{model.n_features_in_}"
+        )
+
+    def put(values: np.ndarray) -> Any:
+        from ..backends import asarray
+
+        return asarray(values, backend=backend, dtype=args.dtype, device=args.device)
+
+    before = model.loss_
+    bar = _Progress(args.max_iter, not args.no_progress)
+    with threads(args.threads, backend), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        X_on, y_on = put(X_fit), y_fit
+        for epoch in range(args.max_iter):
+            model.partial_fit(X_on, y_on)
+            bar(epoch + 1, model.loss_)
+        seconds = time.perf_counter() - start
+        bar.close()
+        train_score = model.score(X_on, y_fit)
+        val_score = None if X_val is None else model.score(put(X_val), y_val)
+    for message in dict.fromkeys(str(w.message).strip().splitlines()[0] for w in caught):
+        warn(message)
+    metric = "accuracy" if hasattr(model, "classes_") else "R^2"
+    lines = [
+        f"resumed     {args.resume}: {type(model).__name__}(hidden_layer_sizes="
+        f"{tuple(model.hidden_layer_sizes)}, solver={model.solver!r}) on {backend}",
+        f"loss        {before:.6g} -> {model.loss_:.6g} after {args.max_iter} more epochs "
+        f"({model.t_} samples seen in all)",
+        f"train       {metric} {train_score:.4f}",
+    ]
+    if val_score is not None:
+        lines.append(
+            f"validation  {metric} {val_score:.4f} ({args.validation_fraction:g} held out)"
+        )
+    lines.append(f"time        {seconds:.2f} s")
+    print("\n".join(lines), flush=True)
+    if args.save is not None:
+        if names is not None:
+            model.feature_names_in_ = np.asarray(names, dtype=object)
+        print(f"saved       {save(args.save, saved)}")
     return 0
 
 
