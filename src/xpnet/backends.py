@@ -28,6 +28,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from . import _compat
 from ._compat import array_namespace, is_array_api_obj, namespace_name
 from ._optional import optional_import
 
@@ -468,6 +469,9 @@ def _lazy_hook(x: Array) -> Callable[[Array], bool] | None:
     return spec.lazy_hook if spec is not None else None
 
 
+_compat.LAZY_HOOK.append(_lazy_hook)
+
+
 def backend_name(x: Array | Namespace) -> str:
     """The backend name (``"numpy"``, ``"torch"``, ...) of an array or a namespace.
 
@@ -824,7 +828,7 @@ def _dask_device(device: str) -> str:
     return device
 
 
-# Dask (issue 9): lazy, chunked arrays; the value checks are folded into its graphs and
+# Dask: lazy, chunked arrays; the value checks are folded into its graphs and
 # training has its own driver (xpnet._dask).
 register(
     "dask",

@@ -46,7 +46,7 @@ COMMANDS: tuple[str, ...] = (
     "xpnet.cli.predict",
     "xpnet.cli.check",
     "xpnet.cli.bench",
-    "xpnet._cli_export",  # `export` (ONNX); listed once its module is there
+    "xpnet.cli.export",
 )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import math
 import sys
 import time
@@ -265,21 +266,45 @@ class _Progress:
     def close(self) -> None:
         self.bar.close()
 
+    # scikit-learn's callback protocol (sklearn.callback.FitCallback): the estimators call
+    # these around the fit and each epoch (each L-BFGS iteration)
+    def setup(self, estimator: Any, context: Any) -> None:
+        pass
+
+    def teardown(self, estimator: Any, context: Any) -> None:
+        pass
+
+    def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
+        pass
+
+    def on_fit_task_end(self, estimator: Any, context: Any) -> bool:
+        if context.task_name == "epoch":
+            loss = estimator.loss_curve_[-1] if getattr(estimator, "loss_curve_", None) else None
+            self.bar.update(estimator.n_iter_ - self.bar.n)
+            if loss is not None:
+                self.bar.set_postfix(loss=f"{loss:.6g}")
+        return False
+
 
 @contextlib.contextmanager
 def _progress(model: Any, total: int, enabled: bool) -> Iterator[None]:
-    """Show the estimator's epochs as a progress bar while the block runs.
-
-    Today through the estimator's private epoch hook; the one place to change when the
-    estimators take scikit-learn's public callbacks.
-    """
+    """Show the estimator's epochs as a progress bar while the block runs, through
+    scikit-learn's public callbacks (``set_callbacks``, scikit-learn >= 1.9), else through
+    the estimators' epoch hook."""
     bar = _Progress(total, enabled)
-    model._epoch_callback = bar
+    public = importlib.util.find_spec("sklearn.callback") is not None
+    if public:
+        model.set_callbacks(bar)
+    else:
+        model._epoch_callback = bar
     try:
         yield
     finally:
         bar.close()
-        del model._epoch_callback
+        if public:
+            model.set_callbacks()
+        else:
+            del model._epoch_callback
 
 
 # --- the command -----------------------------------------------------------------------------

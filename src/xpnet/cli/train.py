@@ -107,7 +107,8 @@ def run_iris(args: argparse.Namespace, backend: str, *, progress: bool) -> dict[
     from .. import datasets
     from ..backends import namespace, to_numpy
     from ..mlp import init_layers, init_params
-    from ..optim import SGD, Adam, inverse_time_lr, train
+    from ..optim import SGD, Adam, inverse_time_lr
+    from ..training import train
 
     start = time.perf_counter()
     X, y = datasets.load_iris_2d(backend=backend, dtype=args.dtype, device=args.device)
