@@ -260,3 +260,29 @@ print("without dispatch", type(xpnet.load(path, backend="array_api_strict")[0].m
     assert "mean_ array_api_strict" in result.stdout
     assert "same True" in result.stdout
     assert "without dispatch ndarray" in result.stdout
+
+
+def test_the_dispatch_example_of_the_estimators_guide_shows_what_it_prints() -> None:
+    """docs/estimators.md shows where scikit-learn's dispatch stops; its output is checked."""
+    for module in ("torch", "jax", "array_api_strict"):
+        pytest.importorskip(module, reason=f"needs the [{module}] extra")
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "estimators.md").read_text()
+    block = page.split("<!-- dispatch-example -->\n```console\n", 1)[1].split("```", 1)[0]
+    command, shown = block.split("\n'\n", 1)
+    assert command.startswith("$ SCIPY_ARRAY_API=1 python -W ignore -c '")
+    code = command.split("python -W ignore -c '", 1)[1]
+    env = dict(os.environ, SCIPY_ARRAY_API="1")
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown, (result.stdout, shlex.quote(shown))
