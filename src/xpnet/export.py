@@ -19,7 +19,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -92,23 +92,22 @@ def export_onnx(
     True
     """
     target = _check_path(path)
-    with warnings.catch_warnings():  # ndonnx warns at import when onnxruntime is missing,
-        # which only its folding of constants would use
+    if target.is_dir() or not target.parent.is_dir():
+        raise ValueError(
+            f"path: cannot write a file at {str(path)!r} (a folder, or no such folder)"
+        )
+    with warnings.catch_warnings():
+        # ndonnx warns at import without onnxruntime, which only its constant folding uses
         warnings.filterwarnings("ignore", message="onnxruntime is not installed")
         ndx = optional_import("ndonnx", purpose="xpnet.export_onnx")
-    n_features, weight_dtype, outputs = _trace(model, dtype, activation, loss, ndx=ndx)
-    X = outputs.pop(INPUT)
-    proto = ndx.build({INPUT: X}, outputs)
+    traced = _trace(model, dtype, activation, loss, ndx=ndx)
+    proto = ndx.build({INPUT: traced.X}, traced.outputs)
     _without_empty_product_guards(proto.graph)
     _name_batch_dimension(proto.graph)
     from . import __version__
 
     proto.producer_name, proto.producer_version = "xpnet", __version__
-    proto.doc_string = _describe(model, n_features, weight_dtype, activation, loss)
-    if target.is_dir() or not target.parent.is_dir():
-        raise ValueError(
-            f"path: cannot write a file at {str(path)!r} (a folder, or no such folder)"
-        )
+    proto.doc_string = f"{traced.description}; exported by xpnet {__version__}"
     try:
         target.write_bytes(proto.SerializeToString())
     except OSError as exc:
@@ -127,13 +126,20 @@ def _check_path(path: Any) -> Path:
 # --- tracing: the prediction code, run on an ndonnx input ----------------------------------
 
 
+class _Traced(NamedTuple):
+    X: Array  # the graph's input, (N, n_features)
+    outputs: dict[str, Array]  # by name: label and probabilities, or variable
+    description: str  # what the model is, for the file's doc_string
+
+
 def _trace(
     model: Any, dtype: Any, activation: str | None, loss: str | None, *, ndx: Namespace
-) -> tuple[int, str, dict[str, Array]]:
-    """``(n_features, dtype name, {"X": the input, output name: output, ...})``."""
+) -> _Traced:
+    """Run the prediction code of ``model`` on an ndonnx input of ``N`` rows."""
     from .estimators import MLPClassifier, MLPRegressor
 
-    if isinstance(model, (MLPClassifier, MLPRegressor)):
+    estimator = isinstance(model, (MLPClassifier, MLPRegressor))
+    if estimator:
         for name, value in (("activation", activation), ("loss", loss)):
             if value is not None:
                 raise ValueError(
@@ -142,20 +148,27 @@ def _trace(
         if not hasattr(model, "coefs_"):
             raise ValueError(f"model: the {type(model).__name__} is not fitted; fit it first")
         host = [(to_numpy(W), to_numpy(b)) for W, b in zip(model.coefs_, model.intercepts_)]
-        resolved = _resolve_dtype(dtype, host)
-        layers = _constants(host, resolved, ndx=ndx)
-        X = ndx.argument(shape=(BATCH, host[0][0].shape[0]), dtype=getattr(ndx, resolved))
-        if isinstance(model, MLPClassifier):
-            outputs = _classifier(model, layers, X, ndx=ndx)
-        else:
-            outputs = {"variable": _regressor(model, layers, X, ndx=ndx)}
     else:
         host = _host_layers(model)
-        resolved = _resolve_dtype(dtype, host)
-        layers = _constants(host, resolved, ndx=ndx)
-        X = ndx.argument(shape=(BATCH, host[0][0].shape[0]), dtype=getattr(ndx, resolved))
-        outputs = _network(layers, X, activation or "relu", loss or "cross_entropy")
-    return host[0][0].shape[0], resolved, {INPUT: X, **outputs}
+        activation, loss = activation or "relu", loss or "cross_entropy"
+    resolved = _resolve_dtype(dtype, host)
+    layers = _constants(host, resolved, ndx=ndx)
+    n_features = host[0][0].shape[0]
+    X = ndx.argument(shape=(BATCH, n_features), dtype=getattr(ndx, resolved))
+    if isinstance(model, MLPClassifier):
+        outputs = _classifier(model, layers, X, ndx=ndx)
+    elif isinstance(model, MLPRegressor):
+        outputs = {"variable": _regressor(model, layers, X, ndx=ndx)}
+    else:
+        outputs = _network(layers, X, str(activation), str(loss))
+    if estimator:
+        what = (
+            f"{type(model).__name__}(hidden_layer_sizes={model.hidden_layer_sizes!r}, "
+            f"activation={model.activation!r}), output {model.out_activation_}"
+        )
+    else:
+        what = f"{type(model).__name__}, activation {activation!r}, loss {loss!r}"
+    return _Traced(X, outputs, f"{what}; {n_features} features, {resolved}")
 
 
 def _host_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -257,19 +270,6 @@ def _regressor(model: Any, layers: tuple[Layer, ...], X: Array, *, ndx: Namespac
     """``variable``: the regressor's own ``predict``, as ``(N, n_outputs)`` (skl2onnx's)."""
     prediction = _estimator_on(model, layers).predict(X)
     return ndx.reshape(prediction, (-1, int(model.n_outputs_)))
-
-
-def _describe(model: Any, n_features: int, dtype: str, activation: Any, loss: Any) -> str:
-    from . import __version__
-
-    kind = type(model).__name__
-    if kind in ("MLPClassifier", "MLPRegressor"):
-        what = f"{kind}(hidden_layer_sizes={tuple(model.hidden_layer_sizes)!r}, " + (
-            f"activation={model.activation!r}), output {model.out_activation_}"
-        )
-    else:
-        what = f"{kind}, activation {activation or 'relu'!r}, loss {loss or 'cross_entropy'!r}"
-    return f"{what}; {n_features} features, {dtype}; exported by xpnet {__version__}"
 
 
 # --- two edits of the traced graph that change no value ------------------------------------
