@@ -161,7 +161,7 @@ def test_cli_check_on_a_backend_that_is_not_installed(registry, capsys) -> None:
     backends.register("nosuchlib", install="pip install nosuchlib")
     assert main(["check", "--backend", "nosuchlib"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: backend: 'nosuchlib' is not installed")
+    assert err.startswith("error: --backend: 'nosuchlib' is not installed")
     assert "pip install nosuchlib" in err
 
 

@@ -50,7 +50,8 @@ from .mlp import (
     predict,
     predict_proba,
 )
-from .optim import History, constant_lr, inverse_time_lr, sgd_step, train
+from .optim import constant_lr, inverse_time_lr, sgd_step
+from .training import History, train
 
 if TYPE_CHECKING:  # imported on first use (scikit-learn is slow to import): see __getattr__
     from .estimators import MLPClassifier, MLPRegressor

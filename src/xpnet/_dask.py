@@ -6,7 +6,7 @@ row chunks of ``X`` and nothing is computed until asked. This module only decide
 training drives it (the per-backend part, like :mod:`xpnet._drivers` for the others):
 
 - **full batch**: each epoch is one map-reduce over the row chunks (the forward and the
-  hand-derived backward run chunk by chunk; the gradient sums ``X^T dJ/dh`` are tree
+  hand-derived backward run chunk by chunk; the gradient sums ``X^T dJ/da`` are tree
   reductions across chunks) and one ``dask.persist`` of the new parameters, its loss and its
   hit count. The parameters are small and persisted, so the graph of epoch ``t + 1`` starts
   from values, not from the graph of epoch ``t``: it does not grow with the epochs.
@@ -186,14 +186,37 @@ def chunk_orders(chunks: Sequence[int], *, seed: int, shuffle: bool) -> Iterator
         yield ChunkOrder(chunks, blocks, rng.integers(0, 2**63 - 1, size=len(chunks)))
 
 
+def reads_stored_data(part: Any) -> bool:
+    """Whether computing ``part`` (a Delayed of one chunk, with the graph of its whole array)
+    only reads stored data: every task a getter of ``dask.array.from_array`` (which
+    ``from_zarr`` uses), nothing computed."""
+    from dask.array import core
+
+    getters = {core.getter, core.getter_nofancy, core.getter_inline}
+    for node in dict(part.__dask_graph__()).values():
+        if isinstance(node, tuple) and node and callable(node[0]):
+            func = node[0]  # a task of the tuple form (dask before the task spec)
+        else:
+            func = getattr(node, "func", None)  # dask._task_spec.Task; data has none
+            if func is None:
+                continue
+        if func not in getters:
+            return False
+    return True
+
+
 def stream_chunks(
     X: Array, y: Array, order: ChunkOrder, *, num_classes: int | None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The chunks of ``(X, y)`` as NumPy arrays, in ``order``, each computed once.
 
-    The next chunk is computed (by the current Dask scheduler: threads, or the workers of
-    a ``distributed.Client``) in a background thread while the caller works on the current
-    one. Each chunk's labels and values are checked as it arrives.
+    The next chunk is computed in a background thread while the caller works on the current
+    one: by this process when ``X`` and ``y`` only read stored arrays (``from_zarr``,
+    ``from_array``: :func:`reads_stored_data`), since this process needs the rows anyway
+    and a read on a worker would add a copy through the cluster's sockets; by the current
+    Dask scheduler (threads, or the workers of a ``distributed.Client``) otherwise, or when
+    ``dask.config.set({"xpnet.stream.read-stored-here": False})``. Each chunk's labels and
+    values are checked as it arrives.
     """
     dask = optional_import("dask")
 
@@ -208,9 +231,17 @@ def stream_chunks(
     X_parts = X.to_delayed(optimize_graph=False).reshape(-1)
     y_parts = (y.rechunk(whole) if whole else y).to_delayed(optimize_graph=False).reshape(-1)
 
+    # Chunks that are plain reads of a stored array (Zarr, HDF5, a memory map) are read by
+    # this process, which needs their rows: through a cluster the same read runs on a worker
+    # and the chunk is then copied through the sockets (and the scheduler) to this process.
+    here = dask.config.get("xpnet.stream.read-stored-here", True) and all(
+        reads_stored_data(part) for part in (X_parts[0], y_parts[0])
+    )
+    scheduler = "sync" if here else None
+
     def load(k: int) -> tuple[np.ndarray, np.ndarray]:
         block = int(order.blocks[k])
-        X_chunk, y_chunk = dask.compute(X_parts[block], y_parts[block])
+        X_chunk, y_chunk = dask.compute(X_parts[block], y_parts[block], scheduler=scheduler)
         if num_classes is not None:
             check_label_values(y_chunk, "y", num_classes=num_classes, xp=np_xp)
         check_finite(X_chunk, "X", xp=np_xp)
@@ -334,7 +365,13 @@ class DaskEpoch:
         order: ChunkOrder | None,
         size: int,
         lrs: Sequence[float],
+        weights: Array | None = None,
     ) -> tuple[Any, Array, Array]:
+        if weights is not None:
+            raise TypeError(
+                "sample_weight: not supported on Dask arrays yet; train on in-memory arrays "
+                "to weight the samples"
+            )
         check_chunks(X, y)
         labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
         num_classes = int(carry[0][-1][0].shape[1]) if labels else None

@@ -5,7 +5,7 @@ the samples of ``X`` and ``y`` in equal row blocks over a one-axis device mesh (
 ``"batch"``) and copies the parameters to every device. Inside the compiled step each
 minibatch is constrained to the same row sharding, so every device runs the forward and
 the hand-derived backward on its share of the batch; the gradient sums over the batch
-(``X^T dJ/dh``, ``sum_i dJ/dz_i``) become XLA all-reduces across the devices, and the
+(``X^T dJ/da``, ``sum_i dJ/dz_i``) become XLA all-reduces across the devices, and the
 update, computed from the reduced gradients, leaves the parameters replicated. The math is
 the generic step of :mod:`xpnet.optim`, unchanged: the same numbers as on one device up to
 the order of the floating-point sums.

@@ -1,6 +1,6 @@
 """Checks at the public boundary: a clear error that names the argument, never a wrong answer.
 
-The rule (issue 12): an argument that is not what the function takes raises
+The rule: an argument that is not what the function takes raises
 ``TypeError`` (wrong kind: ``None``, a Python scalar or a list where an array
 belongs, an integer dtype where a floating one does) or ``ValueError`` (right kind,
 wrong value: a rank, an empty array, a negative rate), whose message starts with

@@ -824,7 +824,7 @@ def _dask_device(device: str) -> str:
     return device
 
 
-# Dask (issue 9): lazy, chunked arrays; the value checks are folded into its graphs and
+# Dask: lazy, chunked arrays; the value checks are folded into its graphs and
 # training has its own driver (xpnet._dask).
 register(
     "dask",

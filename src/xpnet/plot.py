@@ -22,7 +22,7 @@ from ._compat import device
 from ._optional import optional_import
 from .backends import asarray, backend_name, to_numpy
 from .mlp import Params, _leaves, predict
-from .optim import History
+from .training import History
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

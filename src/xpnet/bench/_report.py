@@ -31,13 +31,20 @@ def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
+def _minimum(record: dict[str, Any], key: str) -> str:
+    if key not in record:
+        return ""
+    return f"{seconds(record[key])} ({record['spread']:.0%})"
+
+
 def _workload_table(name: str, entry: dict[str, Any], matmul: dict[str, Any]) -> str:
     config = entry["config"]
     unit = "step" if config["batch_size"] is None else "epoch"
     lines = [
         f"### {name}: {config['description']}",
         "",
-        f"{config['epochs']} epoch(s) per repeat, median of {config['repeats']} repeats, "
+        f"{config['epochs']} epoch(s) per repeat, median and minimum of {config['repeats']} "
+        "repeats (spread: (max - min) / median), "
         f"{config['steps_per_epoch']} step(s) per epoch, lr {config['lr']}. "
         f"Time per {unit}; ratios are to xpnet's default driver on the same backend "
         "(NumPy's for scikit-learn).",
@@ -51,6 +58,7 @@ def _workload_table(name: str, entry: dict[str, Any], matmul: dict[str, Any]) ->
                 r["backend"],
                 r["impl"],
                 seconds(r["seconds_per_epoch"]),
+                _minimum(r, "min_seconds_per_epoch"),
                 _ratio(r.get("ratio_to_xpnet")),
                 "" if diff is None else f"{diff:.1e}",
                 seconds(r["compile_seconds"]) if r["compile_seconds"] > 0.05 else "",
@@ -65,18 +73,20 @@ def _workload_table(name: str, entry: dict[str, Any], matmul: dict[str, Any]) ->
             "",
             "",
             "",
+            "",
         ]
     )
     shaped = entry.get("limit_at_step_shapes_seconds_per_epoch")
     if shaped:
         rows.append(
             ["limit", "the step's matmuls, each shape at its best measured rate",
-             seconds(shaped), "", "", ""]
+             seconds(shaped), "", "", "", ""]
         )  # fmt: skip
     header = [
         "backend",
         "implementation",
-        f"per {unit}",
+        f"per {unit} (median)",
+        "min (spread)",
         "/ xpnet",
         "params: max abs diff vs xpnet",
         "warm-up extra (compile)",
@@ -146,12 +156,15 @@ def _loop_table(loop: dict[str, Any]) -> str:
             r["backend"],
             r["impl"],
             seconds(r["seconds_per_step"]),
+            _minimum(r, "min_seconds_per_step"),
             _ratio(r["ratio_to_native"]),
+            _ratio(r.get("ratio_of_minima_to_native")),
             f"{r['max_abs_param_diff_vs_native']:.1e}",
         ]
         for r in loop["results"]
     ]
-    header = ["backend", "implementation", "per step", "/ native", "params: max abs diff"]
+    header = ["backend", "implementation", "per step (median)", "min (spread)", "/ native",
+              "/ native, minima", "params: max abs diff"]  # fmt: skip
     lines.append(table(header, rows))
     return "\n".join(lines)
 
@@ -173,7 +186,9 @@ def format_report(report: dict[str, Any]) -> str:
             ", ".join(f"{k}={v}" for k, v in system["environment"].items() if v is not None)
             or "no BLAS or thread variable set (OPENBLAS_CORETYPE unset)"
         ),
-        f"- total time: {report['total_seconds']:.0f} s",
+        f"- total time: {report['total_seconds']:.0f} s"
+        + ("; each workload in a fresh process" if report.get("fresh_process_per_workload")
+           else ""),
         "",
     ]  # fmt: skip
     if report.get("skipped_backends"):

@@ -40,6 +40,16 @@ class Case:
         return statistics.median(self.samples) / self.units
 
     @property
+    def minimum(self) -> float:
+        """Seconds per unit of the fastest repeat."""
+        return min(self.samples) / self.units
+
+    @property
+    def spread(self) -> float:
+        """(slowest - fastest) / median of the repeats: how much the figures moved."""
+        return (max(self.samples) - min(self.samples)) / statistics.median(self.samples)
+
+    @property
     def compile_seconds(self) -> float:
         """Extra time of the first call over a steady one: compilation and first-use costs."""
         return max(self.first_seconds - statistics.median(self.samples), 0.0)

@@ -47,8 +47,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export ``args.model`` to ``args.out``; 0 on success, 2 with one line on stderr."""
-    from .export import export_onnx
-    from .io import load
+    from ..export import export_onnx
+    from ..io import load
 
     try:
         model = load(args.model)
