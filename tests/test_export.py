@@ -584,7 +584,8 @@ def test_the_command_refuses_a_bad_model_in_one_line(saved, tmp_path: Path, caps
 
 
 def test_the_inference_workload_times_onnxruntime_against_predict() -> None:
-    from xpnet.bench._inference import format_inference, inference_speed
+    from xpnet.bench._inference import inference_speed
+    from xpnet.bench._report import format_inference
 
     entry = inference_speed(backends=["numpy"], quick=True, repeats=1, progress=lambda _: None)
     cases = {(r["runtime"], r["batch"]): r for r in entry["results"]}
@@ -601,7 +602,8 @@ def test_the_inference_workload_times_onnxruntime_against_predict() -> None:
 
 def test_the_inference_workload_says_what_is_missing(monkeypatch) -> None:
     from xpnet import _optional
-    from xpnet.bench._inference import format_inference, inference_speed
+    from xpnet.bench._inference import inference_speed
+    from xpnet.bench._report import format_inference
 
     monkeypatch.setattr(_optional, "installed", lambda module: module != "onnxruntime")
     entry = inference_speed(backends=["numpy"], quick=True)

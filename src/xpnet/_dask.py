@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._optional import optional_import
+from ._validation import fold_check
 
 Array = Any
 Namespace = Any
@@ -81,18 +82,6 @@ def check_chunks(X: Array, y: Array | None = None, *, name: str = "X") -> None:
 
 
 # --- value checks folded into the graph ----------------------------------------------------
-
-
-def _checked_block(block: np.ndarray, *, check: Callable[..., None]) -> np.ndarray:
-    from ._compat import array_namespace
-
-    check(block, xp=array_namespace(block))
-    return block
-
-
-def fold_check(x: Array, check: Callable[..., None]) -> Array:
-    """``x`` with ``check(chunk, xp=...)`` run on each chunk when it is computed."""
-    return x.map_blocks(_checked_block, check=check, dtype=x.dtype, meta=x._meta)
 
 
 def checked_labels(y: Array, num_classes: int, *, name: str = "y") -> Array:

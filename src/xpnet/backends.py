@@ -28,6 +28,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from . import _compat
 from ._compat import array_namespace, is_array_api_obj, namespace_name
 from ._optional import optional_import
 
@@ -466,6 +467,9 @@ def _lazy_hook(x: Array) -> Callable[[Array], bool] | None:
     except TypeError:
         return None
     return spec.lazy_hook if spec is not None else None
+
+
+_compat.LAZY_HOOK.append(_lazy_hook)
 
 
 def backend_name(x: Array | Namespace) -> str:
