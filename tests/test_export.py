@@ -130,6 +130,58 @@ def test_a_regressor_gives_predict(
         np.testing.assert_allclose(out["variable"], expected, rtol=RTOL["float64"], atol=0)
 
 
+# --- Pipelines: scalers, then the estimator -----------------------------------------------------
+
+
+def _scalers() -> list[Any]:
+    from sklearn import preprocessing
+
+    return [
+        preprocessing.StandardScaler(),
+        preprocessing.StandardScaler(with_mean=False),
+        preprocessing.RobustScaler(),
+        preprocessing.MinMaxScaler(feature_range=(-1, 2), clip=True),
+        preprocessing.MaxAbsScaler(),
+    ]
+
+
+@pytest.mark.parametrize("index", range(5), ids=lambda i: repr(_scalers()[i]))
+def test_a_pipeline_gives_its_predict(index: int, tmp_path: Path) -> None:
+    from sklearn.pipeline import make_pipeline
+
+    X = 3.0 + 2.0 * _data()
+    scaler = _scalers()[index]
+    if index % 2:
+        model = xpnet.MLPRegressor(hidden_layer_sizes=(6,), max_iter=30, random_state=0)
+        pipeline = _fit(make_pipeline(scaler, model), X, X[:, 0] - X[:, 1])
+    else:
+        model = xpnet.MLPClassifier((6,), max_iter=30, random_state=0)
+        pipeline = _fit(make_pipeline(scaler, model), X, TARGETS["strings"](X - 3.0))
+    path = xpnet.export_onnx(pipeline, tmp_path / "pipeline.onnx")
+    X_new = 3.0 + 2.5 * _data(seed=4)  # beyond the range fitted: MinMaxScaler clips
+    for n in BATCHES:
+        out = _run(path, X_new[:n])
+        if index % 2:
+            np.testing.assert_allclose(
+                out["variable"][:, 0], pipeline.predict(X_new[:n]), rtol=1e-10, atol=0
+            )
+        else:
+            np.testing.assert_array_equal(out["label"], pipeline.predict(X_new[:n]))
+            expected = pipeline.predict_proba(X_new[:n])
+            np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-10, atol=0)
+    assert onnx.load(path).doc_string.startswith(f"Pipeline({type(scaler).__name__}, ML")
+
+
+def test_a_pipeline_with_another_step_is_refused(tmp_path: Path) -> None:
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+
+    X = _data()
+    pipeline = _fit(make_pipeline(PCA(3), xpnet.MLPClassifier((4,), max_iter=5)), X, X[:, 0] > 0)
+    with pytest.raises(TypeError, match=r"^model: step 'pca' of the Pipeline is PCA; the export"):
+        xpnet.export_onnx(pipeline, tmp_path / "pipeline.onnx")
+
+
 # --- float32 -----------------------------------------------------------------------------------
 
 
@@ -474,6 +526,21 @@ def test_the_command_exports_a_saved_model(saved, dtype, tmp_path: Path, capsys)
     expected = clf.predict_proba(X) if dtype is None else None
     if expected is not None:
         np.testing.assert_allclose(result["probabilities"], expected, rtol=rtol, atol=0)
+
+
+def test_the_command_exports_a_saved_pipeline(tmp_path: Path) -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = 10.0 + _data()
+    pipeline = make_pipeline(StandardScaler(), xpnet.MLPClassifier((5,), max_iter=20))
+    pipeline = _fit(pipeline, X, TARGETS["multiclass"](X - 10.0))
+    model = xpnet.save(tmp_path / "pipeline.safetensors", pipeline)
+    out = tmp_path / "pipeline.onnx"
+    assert main(["export", str(model), str(out)]) == 0
+    result = _run(out, X)
+    np.testing.assert_array_equal(result["label"], pipeline.predict(X))
+    np.testing.assert_allclose(result["probabilities"], pipeline.predict_proba(X), rtol=1e-10)
 
 
 def test_the_command_exports_saved_layers_with_their_activation(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,8 +51,10 @@ def export_onnx(
 
     Parameters
     ----------
-    model : MLPClassifier, MLPRegressor, Params or tuple of Layer
-        A fitted estimator (on any backend and device), or a network's parameters.
+    model : MLPClassifier, MLPRegressor, Pipeline, Params or tuple of Layer
+        A fitted estimator (on any backend and device), a scikit-learn ``Pipeline`` of
+        scalers (``StandardScaler``, ``MinMaxScaler``, ``RobustScaler``, ``MaxAbsScaler``)
+        and such an estimator, or a network's parameters.
     path : str or path
         Where to write (conventionally ``*.onnx``); overwritten if it exists.
     dtype : {"float32", "float64"}, optional
@@ -92,23 +94,22 @@ def export_onnx(
     True
     """
     target = _check_path(path)
-    with warnings.catch_warnings():  # ndonnx warns at import when onnxruntime is missing,
-        # which only its folding of constants would use
+    if target.is_dir() or not target.parent.is_dir():
+        raise ValueError(
+            f"path: cannot write a file at {str(path)!r} (a folder, or no such folder)"
+        )
+    with warnings.catch_warnings():
+        # ndonnx warns at import without onnxruntime, which only its constant folding uses
         warnings.filterwarnings("ignore", message="onnxruntime is not installed")
         ndx = optional_import("ndonnx", purpose="xpnet.export_onnx")
-    n_features, weight_dtype, outputs = _trace(model, dtype, activation, loss, ndx=ndx)
-    X = outputs.pop(INPUT)
-    proto = ndx.build({INPUT: X}, outputs)
+    traced = _trace(model, dtype, activation, loss, ndx=ndx)
+    proto = ndx.build({INPUT: traced.X}, traced.outputs)
     _without_empty_product_guards(proto.graph)
     _name_batch_dimension(proto.graph)
     from . import __version__
 
     proto.producer_name, proto.producer_version = "xpnet", __version__
-    proto.doc_string = _describe(model, n_features, weight_dtype, activation, loss)
-    if target.is_dir() or not target.parent.is_dir():
-        raise ValueError(
-            f"path: cannot write a file at {str(path)!r} (a folder, or no such folder)"
-        )
+    proto.doc_string = f"{traced.description}; exported by xpnet {__version__}"
     try:
         target.write_bytes(proto.SerializeToString())
     except OSError as exc:
@@ -127,13 +128,23 @@ def _check_path(path: Any) -> Path:
 # --- tracing: the prediction code, run on an ndonnx input ----------------------------------
 
 
+class _Traced(NamedTuple):
+    X: Array  # the graph's input, (N, n_features)
+    outputs: dict[str, Array]  # by name: label and probabilities, or variable
+    description: str  # what the model is, for the file's doc_string
+
+
 def _trace(
     model: Any, dtype: Any, activation: str | None, loss: str | None, *, ndx: Namespace
-) -> tuple[int, str, dict[str, Array]]:
-    """``(n_features, dtype name, {"X": the input, output name: output, ...})``."""
+) -> _Traced:
+    """Run the prediction code of ``model`` on an ndonnx input of ``N`` rows."""
     from .estimators import MLPClassifier, MLPRegressor
 
-    if isinstance(model, (MLPClassifier, MLPRegressor)):
+    scalers = _scalers(model)
+    if scalers:
+        model = model.steps[-1][1]
+    estimator = isinstance(model, (MLPClassifier, MLPRegressor))
+    if estimator:
         for name, value in (("activation", activation), ("loss", loss)):
             if value is not None:
                 raise ValueError(
@@ -142,20 +153,32 @@ def _trace(
         if not hasattr(model, "coefs_"):
             raise ValueError(f"model: the {type(model).__name__} is not fitted; fit it first")
         host = [(to_numpy(W), to_numpy(b)) for W, b in zip(model.coefs_, model.intercepts_)]
-        resolved = _resolve_dtype(dtype, host)
-        layers = _constants(host, resolved, ndx=ndx)
-        X = ndx.argument(shape=(BATCH, host[0][0].shape[0]), dtype=getattr(ndx, resolved))
-        if isinstance(model, MLPClassifier):
-            outputs = _classifier(model, layers, X, ndx=ndx)
-        else:
-            outputs = {"variable": _regressor(model, layers, X, ndx=ndx)}
     else:
         host = _host_layers(model)
-        resolved = _resolve_dtype(dtype, host)
-        layers = _constants(host, resolved, ndx=ndx)
-        X = ndx.argument(shape=(BATCH, host[0][0].shape[0]), dtype=getattr(ndx, resolved))
-        outputs = _network(layers, X, activation or "relu", loss or "cross_entropy")
-    return host[0][0].shape[0], resolved, {INPUT: X, **outputs}
+        activation, loss = activation or "relu", loss or "cross_entropy"
+    resolved = _resolve_dtype(dtype, host)
+    layers = _constants(host, resolved, ndx=ndx)
+    n_features = host[0][0].shape[0]
+    X = ndx.argument(shape=(BATCH, n_features), dtype=getattr(ndx, resolved))
+    scaled = X
+    for scaler in scalers:
+        scaled = _scale(scaled, scaler, dtype=resolved, ndx=ndx)
+    if isinstance(model, MLPClassifier):
+        outputs = _classifier(model, layers, scaled, ndx=ndx)
+    elif isinstance(model, MLPRegressor):
+        outputs = {"variable": _regressor(model, layers, scaled, ndx=ndx)}
+    else:
+        outputs = _network(layers, scaled, str(activation), str(loss))
+    if estimator:
+        what = (
+            f"{type(model).__name__}(hidden_layer_sizes={model.hidden_layer_sizes!r}, "
+            f"activation={model.activation!r}), output {model.out_activation_}"
+        )
+        if scalers:
+            what = f"Pipeline({', '.join(type(s).__name__ for s in scalers)}, {what})"
+    else:
+        what = f"{type(model).__name__}, activation {activation!r}, loss {loss!r}"
+    return _Traced(X, outputs, f"{what}; {n_features} features, {resolved}")
 
 
 def _host_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -166,8 +189,8 @@ def _host_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         pairs = list(model)
     else:
         raise TypeError(
-            "model: expected a fitted MLPClassifier or MLPRegressor, Params or a tuple of "
-            f"Layer, got {type(model).__name__}"
+            "model: expected a fitted MLPClassifier or MLPRegressor (or a Pipeline of scalers "
+            f"and one), Params or a tuple of Layer, got {type(model).__name__}"
         )
     host = []
     for i, (W, b) in enumerate(pairs):
@@ -259,17 +282,69 @@ def _regressor(model: Any, layers: tuple[Layer, ...], X: Array, *, ndx: Namespac
     return ndx.reshape(prediction, (-1, int(model.n_outputs_)))
 
 
-def _describe(model: Any, n_features: int, dtype: str, activation: Any, loss: Any) -> str:
-    from . import __version__
+# --- a Pipeline's scalers ---------------------------------------------------------------------
 
-    kind = type(model).__name__
-    if kind in ("MLPClassifier", "MLPRegressor"):
-        what = f"{kind}(hidden_layer_sizes={tuple(model.hidden_layer_sizes)!r}, " + (
-            f"activation={model.activation!r}), output {model.out_activation_}"
+#: The scikit-learn scalers a Pipeline may hold before its estimator (those xpnet.save saves).
+SCALERS = ("StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler")
+
+
+def _scalers(model: Any) -> list[Any]:
+    """The fitted scalers before the estimator of a Pipeline (checked); [] for anything else."""
+    from sklearn import preprocessing
+    from sklearn.pipeline import Pipeline
+
+    from .estimators import MLPClassifier, MLPRegressor
+
+    if not isinstance(model, Pipeline):
+        return []
+    *steps, (_, final) = model.steps
+    if not isinstance(final, (MLPClassifier, MLPRegressor)):
+        raise TypeError(
+            "model: the last step of the Pipeline must be an xpnet MLPClassifier or "
+            f"MLPRegressor, got {type(final).__name__}"
         )
-    else:
-        what = f"{kind}, activation {activation or 'relu'!r}, loss {loss or 'cross_entropy'!r}"
-    return f"{what}; {n_features} features, {dtype}; exported by xpnet {__version__}"
+    for name, step in steps:
+        kind = type(step).__name__
+        if kind not in SCALERS or type(step) is not getattr(preprocessing, kind):
+            raise TypeError(
+                f"model: step {name!r} of the Pipeline is {kind}; the export takes the "
+                f"scalers {', '.join(SCALERS)} before the estimator"
+            )
+        if not hasattr(step, "n_features_in_"):
+            raise ValueError(f"model: step {name!r} of the Pipeline is not fitted; fit it first")
+    return [step for _, step in steps]
+
+
+def _scale(X: Array, scaler: Any, *, dtype: str, ndx: Namespace) -> Array:
+    """``scaler.transform(X)``, the operations scikit-learn's transform does on dense data.
+
+    scikit-learn's own ``transform`` cannot run on the graph's input (its validation counts
+    the rows, which are a symbol here), so its few lines for dense arrays are followed.
+    """
+
+    def fitted(name: str) -> Array:
+        return ndx.asarray(np.asarray(to_numpy(getattr(scaler, name))).astype(dtype))
+
+    kind = type(scaler).__name__
+    if kind == "StandardScaler":
+        if scaler.with_mean:
+            X = X - fitted("mean_")
+        if scaler.with_std:
+            X = X / fitted("scale_")
+    elif kind == "RobustScaler":
+        if scaler.with_centering:
+            X = X - fitted("center_")
+        if scaler.with_scaling:
+            X = X / fitted("scale_")
+    elif kind == "MinMaxScaler":
+        X = X * fitted("scale_") + fitted("min_")
+        if getattr(scaler, "clip", False):
+            X = ndx.clip(X, float(scaler.feature_range[0]), float(scaler.feature_range[1]))
+    else:  # MaxAbsScaler
+        X = X / fitted("scale_")
+        if getattr(scaler, "clip", False):  # scikit-learn >= 1.9
+            X = ndx.clip(X, -1.0, 1.0)
+    return X
 
 
 # --- two edits of the traced graph that change no value ------------------------------------
