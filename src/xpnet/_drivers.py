@@ -79,6 +79,12 @@ def read_back(xp: Namespace, values: Sequence[Array]) -> list[float]:
 # --- eager: a Python loop over the minibatches ------------------------------------------------
 
 
+def is_sparse(x: Any) -> bool:
+    """A SciPy sparse matrix or array: training takes its rows a batch at a time (CSR row
+    indexing) and the core multiplies it as it is (``X @ W``, ``X.T @ delta``)."""
+    return hasattr(x, "tocsr") and hasattr(x, "nnz")
+
+
 def _take_fn(xp: Namespace) -> Callable[[Array, Array], Array]:
     """Rows ``idx`` of ``x``. On torch, ``index_select`` itself: array-api-compat's ``take``
     also remaps negative indices, two more kernel launches that sample indices never need."""
@@ -121,24 +127,27 @@ class _EagerEpoch:
         weights: Array | None = None,
     ) -> tuple[Any, Array, Array]:
         step, xp, take, n = self.step, self.xp, self.take, X.shape[0]
+        sparse = is_sparse(X)
         targets = self._targets(params, X, y)
         if order is None and size >= n:  # full batch: one step
             return step(params, X, y, lrs[0], xp=xp, e_y=targets, weights=weights)
         if order is not None:
-            order = asarray(order, backend=xp, device=device(X))  # once per epoch
+            # once per epoch (a sparse X lives on the host, as the order already does)
+            order = order if sparse else asarray(order, backend=xp, device=device(X))
         losses, hits = [], []
         e_y = wb = None
         for i, start in enumerate(range(0, n, size)):
             stop = min(start + size, n)  # the standard leaves out-of-bounds slice stops undefined
             if order is not None:
                 idx = order[start:stop]
-                Xb, yb = take(X, idx), take(y, idx)
+                Xb, yb = (X[idx] if sparse else take(X, idx)), take(y, idx)
                 if targets is not None:
                     e_y = take(targets, idx)
                 if weights is not None:
                     wb = take(weights, idx)
             else:
-                Xb, yb = X[start:stop, ...], y[start:stop, ...]
+                Xb = X[start:stop] if sparse else X[start:stop, ...]
+                yb = y[start:stop, ...]
                 if targets is not None:
                     e_y = targets[start:stop, ...]
                 if weights is not None:
@@ -452,7 +461,10 @@ def _torch_compiled_runner(step: Step, xp: Namespace) -> EpochRunner:
 
 
 def take_rows(x: Array, idx: Array, *, xp: Namespace) -> Array:
-    """Rows ``idx`` of ``x`` (``index_select`` on torch, ``take`` elsewhere)."""
+    """Rows ``idx`` of ``x`` (``index_select`` on torch, ``take`` elsewhere, row indexing of
+    a SciPy sparse matrix)."""
+    if is_sparse(x):
+        return x[idx]
     return _take_fn(xp)(x, idx)
 
 

@@ -239,6 +239,16 @@ class _Data(NamedTuple):
     xp: Namespace
 
 
+def _is_sparse(X: Any) -> bool:
+    """A SciPy sparse matrix or array (CSR, CSC, ...)."""
+    return _drivers.is_sparse(X)
+
+
+def _place_of(X: Any) -> Any:
+    """The device of ``X``; a SciPy sparse matrix lives on the host CPU, as NumPy's arrays."""
+    return "cpu" if _is_sparse(X) else device(X)
+
+
 def _on_backend(X: Any) -> bool:
     """A non-NumPy Array-API array (torch, JAX, array-api-strict): kept on its backend."""
     return bool(is_array_api_obj(X)) and not is_numpy_array(X)
@@ -400,8 +410,22 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         go through scikit-learn's ``validate_data``, the other backends' arrays stay put."""
         if not _on_backend(X):
             with _named("X"):
-                X = validate_data(self, X, reset=reset, dtype=(np.float64, np.float32))
+                X = validate_data(
+                    self,
+                    X,
+                    reset=reset,
+                    dtype=(np.float64, np.float32),
+                    accept_sparse=["csr", "csc"],
+                )
+            if _is_sparse(X):  # SciPy sparse: rows taken a batch at a time, never densified
+                return X.tocsr(), array_namespace(np.zeros(0))
             return X, array_namespace(X)
+        if getattr(X, "layout", None) is not None and "strided" not in str(X.layout):
+            raise TypeError(
+                f"X: torch sparse tensors ({X.layout}) are not supported (torch lacks the "
+                "products of a sparse batch that training needs on every layout); pass "
+                "X.to_dense(), or a SciPy CSR/CSC matrix for sparse training on NumPy"
+            )
         xp = array_namespace(X)
         if X.ndim != 2:
             raise ValueError(f"X: expected a 2-D array, got shape {tuple(X.shape)}")
@@ -490,7 +514,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
                 )
         if not np.any(host != 0):
             raise ValueError("sample_weight: must contain at least one non-zero number")
-        return asarray(host, backend=xp, device=device(X)), host
+        return asarray(host, backend=xp, device=_place_of(X)), host
 
     # -- fitting --
 
@@ -537,6 +561,8 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         if first_pass:
             self._initialize(layer_units, data, rng)
         subtasks = 1 if incremental else max(int(self.max_iter), 1)
+        if self.solver == "lbfgs":  # scipy's callback opens one iteration it may never run
+            subtasks += 1
         self._progress = _Progress(self, X, y, subtasks)
         try:
             if self.solver in _STOCHASTIC_SOLVERS:
@@ -565,7 +591,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
         factor = 2.0 if self.activation == "logistic" else 6.0
-        xp, where = data.xp, device(data.X)
+        xp, where = data.xp, _place_of(data.X)
         dtype = _numpy_dtype(xp, data.X.dtype)
         self.coefs_, self.intercepts_ = [], []
         for fan_in, fan_out in itertools.pairwise(layer_units):
@@ -632,7 +658,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         train_idx, val_idx = self._split(data, rng)
         X, target, weights = data.X, data.target, data.sample_weight
         if train_idx is not None:  # the early-stopping split: the training rows, once
-            idx = asarray(train_idx, backend=xp, device=device(X))
+            idx = asarray(train_idx, backend=xp, device=_place_of(X))
             X, target = _drivers.take_rows(X, idx, xp=xp), _drivers.take_rows(target, idx, xp=xp)
             if weights is not None:
                 weights = _drivers.take_rows(weights, idx, xp=xp)
@@ -807,7 +833,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         X_val, target, weight = data.X, data.target, data.sample_weight
         host_target, host_weight = data.host_target, data.host_weight
         if val_idx is not None:
-            idx = asarray(val_idx, backend=xp, device=device(data.X))
+            idx = asarray(val_idx, backend=xp, device=_place_of(data.X))
             X_val = _drivers.take_rows(X_val, idx, xp=xp)
             target = _drivers.take_rows(target, idx, xp=xp)
             if weight is not None:
@@ -822,7 +848,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
     def _fit_lbfgs(self, data: _Data) -> None:
         """scipy's L-BFGS-B on host float64 vectors; the loss and gradient at each point
         are computed on the backend (the weights go there, the gradient comes back)."""
-        xp, where = data.xp, device(data.X)
+        xp, where = data.xp, _place_of(data.X)
         shapes = [(tuple(W.shape), tuple(b.shape)) for W, b in zip(self.coefs_, self.intercepts_)]
         dtype = _numpy_dtype(xp, data.X.dtype)
         sizes = [int(np.prod(s)) for s, _ in shapes] + [s[0] for _, s in shapes]
@@ -983,30 +1009,33 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         model_xp = array_namespace(self.coefs_[0])
         same_place = namespace_name(model_xp) == namespace_name(xp) and device(
             self.coefs_[0]
-        ) == device(X)
+        ) == _place_of(X)
         if not same_place:
             if get_config().get("array_api_dispatch", False):
                 raise ValueError(
                     f"Inputs passed to {type(self).__name__}.{method}() must use the same "
                     "namespace and the same device as those passed to fit(): the model was "
                     f"fitted on {namespace_name(model_xp)} ({device(self.coefs_[0])}), X is "
-                    f"{namespace_name(xp)} ({device(X)})."
+                    f"{namespace_name(xp)} ({_place_of(X)})."
                 )
             # The estimator follows its input: the weights move to X's backend and device
             # (in float32 where that backend has no float64: JAX with x64 off).
             dtype = "float32" if is_jax_namespace(xp) and not jax_x64_enabled() else None
             layers = tuple(
-                Layer(*(asarray(a, backend=xp, device=device(X), dtype=dtype) for a in layer))
+                Layer(*(asarray(a, backend=xp, device=_place_of(X), dtype=dtype) for a in layer))
                 for layer in layers
             )
-        X = xp.astype(X, layers[0].W.dtype, copy=False)
+        if _is_sparse(X):
+            X = X.astype(_numpy_dtype(xp, layers[0].W.dtype), copy=False)
+        else:
+            X = xp.astype(X, layers[0].W.dtype, copy=False)
         return self._output(X, layers, xp), xp
 
     # -- scikit-learn's tags --
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         tags.array_api_support = True
         return tags
 
@@ -1241,7 +1270,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 class_weight = class_weight * given
             sample_weight = class_weight
         weight, host_weight = self._sample_weight(sample_weight, X, xp)
-        where = device(X)
+        where = _place_of(X)
         # The core's target matrix: one-hot rows (softmax) or the 0/1 indicators (logistic).
         target = asarray(binarized.astype(_numpy_dtype(xp, X.dtype)), backend=xp, device=where)
         classes = self._label_binarizer.classes_
@@ -1445,7 +1474,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y_host = y_host.reshape(y_host.shape[0], -1)
         weight, host_weight = self._sample_weight(sample_weight, X, xp)
         dtype = _numpy_dtype(xp, X.dtype)
-        target = asarray(y_host.astype(dtype), backend=xp, device=device(X))
+        target = asarray(y_host.astype(dtype), backend=xp, device=_place_of(X))
         return _Data(X, target, weight, y_host, host_weight, xp)
 
     def _host_score(
