@@ -38,7 +38,7 @@ LABELS = {
 # The run shown on the training page: iris, 2-10-3, He init, minibatches of 16.
 EPOCHS, LR, BATCH_SIZE, SEED = 200, 0.1, 16, 0
 # What --only chooses from: the figures, in the order they are made.
-FIGURES = ("backends", "timing", "sgd", "optimizers", "cli", "estimators")
+FIGURES = ("backends", "timing", "sgd", "optimizers", "cli", "estimators", "validation")
 
 
 def _enable_jax_x64() -> None:
@@ -303,6 +303,33 @@ def estimator_figure(out: Path, backends: Sequence[str], *, epochs: int) -> None
     figure.savefig(out / "estimator-loss-curves.png", dpi=100)
 
 
+def validation_figure(out: Path, *, epochs: int) -> None:
+    """validation-curves.png: an MLPClassifier's training loss and the loss on the user's own
+    validation rows (fit(X_val=, y_val=)), epoch by epoch."""
+    import warnings
+
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    clf = xpnet.MLPClassifier(hidden_layer_sizes=(64,), max_iter=epochs, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X[:1200], y[:1200], X_val=X[1200:], y_val=y[1200:])
+    figure, axes = new_figure(1, 1, size=(6.5, 4.2))
+    ax = axes[0, 0]
+    steps = np.arange(1, len(clf.loss_curve_) + 1)
+    ax.plot(steps, clf.loss_curve_, label="training loss (loss_curve_)")
+    ax.plot(steps, clf.validation_loss_curve_, label="validation loss (validation_loss_curve_)")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (log scale)")
+    ax.set_title("MLPClassifier on digits, 1200 rows to fit, 597 to validate")
+    ax.legend()
+    figure.savefig(out / "validation-curves.png", dpi=100)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img", help="output folder")
@@ -336,6 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "estimators" in chosen:
         print("estimator-loss-curves.png")
         estimator_figure(args.out, backends, epochs=min(epochs, 60))
+    if "validation" in chosen:
+        print("validation-curves.png")
+        validation_figure(args.out, epochs=min(epochs, 80))
     return 0
 
 

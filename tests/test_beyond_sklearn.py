@@ -151,3 +151,23 @@ def test_progress_bar_runs_inside_a_grid_search(capsys) -> None:
     search.set_callbacks(callback.ProgressBar())
     search.fit(X, y)
     assert search.best_estimator_.n_iter_ == 3
+
+
+def test_validation_rows_go_through_a_pipeline_scaler() -> None:
+    """scikit-learn's transform_input=["X_val"]: the scaler fitted on the training rows
+    transforms X_val before the estimator sees it."""
+    from sklearn.pipeline import Pipeline
+
+    X, y, Xv, yv = _iris()
+    X, Xv = X * 3 + 1, Xv * 3 + 1  # not standardized: the scaler has work to do
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = xpnet.MLPClassifier(hidden_layer_sizes=(6,), max_iter=5, random_state=0)
+        clf.set_fit_request(X_val=True, y_val=True)
+        pipe = Pipeline([("scale", StandardScaler()), ("mlp", clf)], transform_input=["X_val"])
+        pipe.fit(X, y, X_val=Xv, y_val=yv)
+    scaler = StandardScaler().fit(X)
+    direct = xpnet.MLPClassifier(hidden_layer_sizes=(6,), max_iter=5, random_state=0).fit(
+        scaler.transform(X), y, X_val=scaler.transform(Xv), y_val=yv
+    )
+    assert pipe[-1].validation_scores_ == direct.validation_scores_
+    assert pipe[-1].validation_loss_curve_ == direct.validation_loss_curve_
