@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from helpers import Backend
 from sklearn.datasets import load_iris, make_regression
 from sklearn.metrics import log_loss, r2_score
