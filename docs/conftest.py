@@ -11,7 +11,8 @@ are run too. Dask, lazy, runs only the blocks marked for it (see ``MARKED_ONLY``
 The code block that follows ``<!-- only-on: torch -->`` (any comma-separated
 backend names; blank lines may separate them) runs only on those backends: that is how a
 page shows the error message each backend raises for the same mistake. A backend that
-is not installed is skipped, never failed.
+is not installed is skipped, never failed; so is a block after ``<!-- requires: ndonnx -->``
+(module names) where one of those modules is missing, with the extra that brings it.
 
 JAX runs with ``jax_enable_x64`` on while a page is tested (the examples show float64
 values) and with its traceback filtering off (its note would follow an error message);
@@ -36,6 +37,7 @@ from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 from sybil.sybil import SybilCollection
 
 import xpnet
+from xpnet._optional import install_hint, installed
 
 PATTERNS = ["*.md"]
 OPTIONFLAGS = doctest.NORMALIZE_WHITESPACE
@@ -47,25 +49,51 @@ JAX_CONFIG = {"jax_enable_x64": True, "jax_traceback_filtering": "off"}
 #: page is "Scaling out", whose blocks are marked ``only-on: dask``.
 MARKED_ONLY = {"dask"}
 ONLY_ON = re.compile(r"<!--\s*only-on:\s*(?P<names>[\w ,]+?)\s*-->[ \t]*\n")
+#: ``<!-- requires: ndonnx, onnxruntime -->`` before a code block: it runs only where those
+#: modules are installed, and is skipped (with the extra that brings them) elsewhere.
+REQUIRES = re.compile(r"<!--\s*requires:\s*(?P<names>[\w ,.]+?)\s*-->[ \t]*\n")
+DIRECTIVE = re.compile(r"<!--\s*(?:only-on|requires):[^>]*-->")
 
 
-def _blocks_only_on(document: Document) -> list[tuple[int, int, set[str]]]:
-    """The spans of the code blocks marked ``<!-- only-on: ... -->`` and their backends."""
+def _marked_blocks(
+    document: Document, pattern: re.Pattern[str]
+) -> list[tuple[int, int, set[str]]]:
+    """The spans of the code blocks that a directive of ``pattern`` marks, with its names.
+
+    A directive marks the code block that follows it; only blank space and other
+    directives may stand between them.
+    """
     blocks = [(region.start, region.end) for region in FencedCodeBlockLexer(".*")(document)]
     marked = []
-    for match in ONLY_ON.finditer(document.text):
+    for match in pattern.finditer(document.text):
         names = {name.strip() for name in match.group("names").split(",")}
-        unknown = names - set(xpnet.BACKENDS)
-        if unknown:
-            raise ValueError(f"{document.path}: unknown backend(s) {sorted(unknown)} in only-on")
         following = [(start, end) for start, end in blocks if start >= match.end()]
         gap = document.text[match.end() : following[0][0]] if following else "missing"
-        if gap.strip():
+        if DIRECTIVE.sub("", gap).strip():
             raise ValueError(
                 f"{document.path}: '{match.group(0).strip()}' must be followed by a code block"
             )
         marked.append((*following[0], names))
     return marked
+
+
+def _blocks_only_on(document: Document) -> list[tuple[int, int, set[str]]]:
+    """The spans of the code blocks marked ``<!-- only-on: ... -->`` and their backends."""
+    marked = _marked_blocks(document, ONLY_ON)
+    for _, _, names in marked:
+        unknown = names - set(xpnet.BACKENDS)
+        if unknown:
+            raise ValueError(f"{document.path}: unknown backend(s) {sorted(unknown)} in only-on")
+    return marked
+
+
+def _missing_modules(document: Document) -> list[tuple[int, int, list[str]]]:
+    """The spans of the blocks marked ``<!-- requires: ... -->`` whose modules are missing."""
+    return [
+        (start, end, sorted(name for name in names if not installed(name)))
+        for start, end, names in _marked_blocks(document, REQUIRES)
+        if not all(installed(name) for name in names)
+    ]
 
 
 class DocTestStringParser(sybil.parsers.abstract.doctest.DocTestStringParser):
@@ -104,12 +132,18 @@ class BackendParser:
 
     def __call__(self, document: Document) -> Iterable[Region]:
         marked = _blocks_only_on(document)
+        missing = _missing_modules(document)
         for parser in self.parsers:
             for region in parser(document):
                 owners = [names for start, end, names in marked if start <= region.start < end]
                 mine = self.backend in owners[0] if owners else self.backend not in MARKED_ONLY
-                if mine:
-                    yield region
+                if not mine:
+                    continue
+                absent = [names for start, end, names in missing if start <= region.start < end]
+                if absent:
+                    hints = ", ".join(f"{name} ({install_hint(name)})" for name in absent[0])
+                    region.evaluator = SkipParser.skipper(f"needs {hints}")
+                yield region
 
 
 class SkipParser:
@@ -126,6 +160,13 @@ class SkipParser:
 
     def skip(self, example: Example) -> None:
         pytest.skip(self.reason)
+
+    @staticmethod
+    def skipper(reason: str) -> Callable[[Example], None]:
+        def skip(example: Example) -> None:
+            pytest.skip(reason)
+
+        return skip
 
 
 def _setup(backend: str) -> Callable[[dict[str, Any]], None]:
@@ -163,3 +204,21 @@ def _sybil(backend: str) -> Sybil:
 
 
 pytest_collect_file = SybilCollection(_sybil(name) for name in xpnet.BACKENDS).pytest()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each page's examples in the page's order, wherever a random order put the pages.
+
+    The examples of a page build on each other (a name made in one is used in the next),
+    so pytest-randomly's shuffle, which runs first, keeps the places it gave the page's
+    examples but they are filled in page order again; pages and tests stay shuffled.
+    """
+    places: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        example = getattr(item, "example", None)
+        if example is not None and getattr(example, "document", None) is not None:
+            places.setdefault(id(example.document), []).append(i)
+    for indices in places.values():
+        in_page_order = sorted((items[i] for i in indices), key=lambda it: it.example.start)
+        for i, item in zip(indices, in_page_order):
+            items[i] = item

@@ -339,3 +339,65 @@ def logits_and_labels(
     z = draw(hnp.arrays(np.float64, (n, k), elements=finite_floats(bound)))
     y = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1)))
     return z, y
+
+
+#: The optional libraries a base install (``pip install xpnet``) does not have.
+OPTIONAL_MODULES = (
+    "jax",
+    "jaxlib",
+    "torch",
+    "dask",
+    "distributed",
+    "matplotlib",
+    "array_api_strict",
+    "ndonnx",
+    "onnx",
+    "onnxruntime",
+    "optax",
+    "zarr",
+)
+
+_BLOCKER = """
+import sys
+_BLOCKED = {blocked!r}
+
+class _Hide:
+    # Wraps one finder of sys.meta_path: the blocked packages are not found, as if absent
+    # (find_spec answers None, import raises ModuleNotFoundError).
+    def __init__(self, finder):
+        self.finder = finder
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".", 1)[0] in _BLOCKED:
+            return None
+        find = getattr(self.finder, "find_spec", None)
+        return None if find is None else find(name, path, target)
+
+    def __getattr__(self, attr):
+        return getattr(self.finder, attr)
+
+sys.meta_path[:] = [_Hide(f) for f in sys.meta_path]
+"""
+
+
+def run_without(code: str, modules: Iterable[str] = OPTIONAL_MODULES, *, cwd: Any = None) -> Any:
+    """Run ``code`` in a fresh Python whose import system refuses ``modules``, as a base
+    install would; returns the ``CompletedProcess`` (stdout and stderr as text).
+
+    Every finder of ``sys.meta_path`` is wrapped so that the refused packages are not found
+    (``importlib.util.find_spec`` answers None, ``import`` raises ``ModuleNotFoundError``),
+    exactly as when they are not installed. The code ends by asserting that none of them
+    was imported.
+    """
+    import subprocess
+    import sys
+
+    blocked = tuple(modules)
+    check = (
+        f"\nimport sys as _s\n_bad = [m for m in {blocked!r} if m in _s.modules]\n"
+        "assert not _bad, f'imported {_bad}'\n"
+    )
+    program = _BLOCKER.format(blocked=blocked) + "\n" + code + check
+    return subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=cwd, timeout=600
+    )

@@ -112,9 +112,13 @@ def test_bad_input_is_one_line_and_exit_code_2(iris_csv: Path, tmp_path: Path, c
     text = _write_csv(tmp_path / "text.csv", ["a", "b", "y"], [[1, "x", 0], [2, 3, 1]])
     assert "column 'b' is not numeric" in _error(["fit", str(text), "--target", "y"], capsys)
     nan = _write_csv(tmp_path / "nan.csv", ["a", "y"], [[1, 0], ["nan", 1], [2, 1]])
-    assert "NaN" in _error(["fit", str(nan), "--target", "y"], capsys)
+    assert "column 'a' has a missing value (line 3: 'nan')" in _error(
+        ["fit", str(nan), "--target", "y"], capsys
+    )
     missing = _write_csv(tmp_path / "gap.csv", ["a", "y"], [[1, 0], ["", 1]])
-    assert "column 'a' is not numeric" in _error(["fit", str(missing), "--target", "y"], capsys)
+    assert "column 'a' has a missing value (line 3: '')" in _error(
+        ["fit", str(missing), "--target", "y"], capsys
+    )
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     assert "is empty" in _error(["fit", str(empty), "--target", "y"], capsys)
@@ -132,7 +136,7 @@ def test_bad_input_is_one_line_and_exit_code_2(iris_csv: Path, tmp_path: Path, c
     assert "expects 4" in _error(["predict", str(model), str(narrow)], capsys)
     fewer = _write_csv(tmp_path / "fewer.csv", ["sepal length (cm)"], [[1.0]])
     assert "needs the columns" in _error(["predict", str(model), str(fewer)], capsys)
-    assert "path:" in _error(["predict", str(iris_csv), str(iris_csv)], capsys)
+    assert "MODEL: " in _error(["predict", str(iris_csv), str(iris_csv)], capsys)
 
 
 def test_bad_options_are_one_line_too(iris_csv: Path, capsys) -> None:
@@ -140,7 +144,7 @@ def test_bad_options_are_one_line_too(iris_csv: Path, capsys) -> None:
         main(["fit", str(iris_csv), "--target", "species", "--hidden", "a,b"])
     assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: fit: argument --hidden")
+    assert err.startswith("error: --hidden: expected sizes like 64,32")
     assert err.count("\n") == 1
 
 

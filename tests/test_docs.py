@@ -217,7 +217,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch: pytest.Monk
     from xpnet.plot import new_figure
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
-    with pytest.raises(ImportError, match=re.escape('pip install "xpnet[plot]"')):
+    with pytest.raises(ImportError, match=re.escape("pip install 'xpnet[plot]'")):
         new_figure()
 
 

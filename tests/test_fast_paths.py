@@ -156,7 +156,7 @@ def test_jax_compiles_once_per_shape() -> None:
     X, y = xpnet.asarray(X_np, backend="jax"), xpnet.asarray(y_np, backend="jax")
     params = xpnet.init_params(5, 6, 4, xp="jax", dtype="float64")
     # train builds this step (the optimizer's own rate zeroed: it comes in per step)
-    step = xpnet.optim._TrainStep(xpnet.optim.SGD(0.0))
+    step = xpnet._engine.Step(xpnet.optim.SGD(0.0))
     compiled = _jax_compiled(step, xpnet.namespace("jax"))
     xpnet.train(X, y, params, epochs=2, lr=0.1, batch_size=16)
     xpnet.train(X, y, params, epochs=2, lr=0.1)  # full batch

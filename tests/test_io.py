@@ -141,3 +141,148 @@ def test_save_refuses_what_it_cannot_write(tmp_path: Path) -> None:
         xpnet.save(tmp_path / "m.safetensors", {"W": np.ones(2)})
     with pytest.raises(TypeError, match=r"^path: expected a str"):
         xpnet.save(None, xpnet.init_layers((2, 2)))
+
+
+# --- Pipelines of scalers and an estimator; casting on load ---------------------------------
+
+SCALERS = ["StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler"]
+
+
+def _pipeline(scaler: str, X: Any, y: Any) -> Any:
+    from sklearn import preprocessing
+    from sklearn.pipeline import make_pipeline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        options = {"feature_range": (-1, 2)} if scaler == "MinMaxScaler" else {}
+        step = getattr(preprocessing, scaler)(**options)
+        return make_pipeline(step, MLPClassifier((5,), max_iter=10, random_state=0)).fit(X, y)
+
+
+@pytest.mark.parametrize("scaler", SCALERS)
+def test_a_pipeline_of_a_scaler_and_an_estimator_round_trips(scaler: str, tmp_path: Path) -> None:
+    X, y = _data("strings")
+    X = X * np.array([1.0, 100.0, 1e-3]) + 50  # columns on very different scales
+    pipeline = _pipeline(scaler, X, y)
+    path = xpnet.save(tmp_path / "pipe.safetensors", pipeline)
+    loaded = xpnet.load(path)
+    assert [name for name, _ in loaded.steps] == [name for name, _ in pipeline.steps]
+    original, restored = pipeline.steps[0][1], loaded.steps[0][1]
+    assert type(restored) is type(original)
+    assert restored.get_params() == original.get_params()
+    # scikit-learn's own transform with the restored statistics: the same numbers, bit for bit
+    np.testing.assert_array_equal(restored.transform(X), original.transform(X))
+    np.testing.assert_array_equal(loaded.predict(X), pipeline.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), pipeline.predict_proba(X))
+    from safetensors import safe_open
+
+    with safe_open(path, framework="np") as file:  # the statistics are tensors, not pickle
+        assert "steps.0.scale_" in set(file.keys())
+
+
+def test_a_loaded_pipeline_puts_its_estimator_on_the_backend(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="needs the [torch] extra")
+    X, y = _data("classifier")
+    path = xpnet.save(tmp_path / "pipe.safetensors", _pipeline("StandardScaler", X, y))
+    loaded = xpnet.load(path, backend="torch", dtype="float32")
+    scaler, model = loaded.steps[0][1], loaded.steps[-1][1]
+    assert isinstance(scaler.mean_, np.ndarray)  # the statistics stay NumPy (no dispatch)
+    assert all(W.dtype == torch.float32 for W in model.coefs_)
+
+
+def test_only_scalers_and_a_fitted_estimator_can_be_saved(tmp_path: Path) -> None:
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data("classifier")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pca = make_pipeline(PCA(2), MLPClassifier(max_iter=5)).fit(X, y)
+    with pytest.raises(TypeError, match=r"^model: step 'pca' of the Pipeline is PCA"):
+        xpnet.save(tmp_path / "p", pca)
+    unfitted = make_pipeline(StandardScaler(), MLPClassifier())
+    with pytest.raises(ValueError, match=r"^model: step 'standardscaler' .* not fitted"):
+        xpnet.save(tmp_path / "p", unfitted)
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(TypeError, match=r"^model: the last step of the Pipeline must be"):
+        xpnet.save(tmp_path / "p", make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y))
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch"])
+def test_load_casts_the_weights_to_dtype(name: str, tmp_path: Path) -> None:
+    if name not in xpnet.available_backends():
+        pytest.skip(f"needs the [{name}] extra")
+    X, y = _data("classifier")
+    model = _fitted("classifier", X, y)
+    path = xpnet.save(tmp_path / "m.safetensors", model)
+    loaded = xpnet.load(path, backend=name, dtype="float32")
+    for saved, cast in zip(model.coefs_ + model.intercepts_, loaded.coefs_ + loaded.intercepts_):
+        assert str(cast.dtype).endswith("float32")
+        np.testing.assert_array_equal(xpnet.to_numpy(cast), saved.astype(np.float32))
+    np.testing.assert_array_equal(xpnet.to_numpy(loaded.classes_), model.classes_)  # not cast
+    with pytest.raises(TypeError, match=r"^dtype: expected 'float32' or 'float64'"):
+        xpnet.load(path, dtype="int32")
+
+
+def test_a_pipeline_loaded_with_dispatch_on_keeps_its_statistics_on_the_backend(
+    tmp_path: Path,
+) -> None:
+    """scikit-learn's array-API dispatch (it needs SCIPY_ARRAY_API=1 before scipy loads)."""
+    pytest.importorskip("array_api_strict", reason="needs the [strict] extra")
+    import os
+    import subprocess
+    import sys
+
+    code = f"""
+import warnings, numpy as np, sklearn, xpnet
+from sklearn.datasets import load_breast_cancer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+X, y = load_breast_cancer(return_X_y=True)
+Xs = xpnet.asarray(X, backend="array_api_strict")
+ys = xpnet.asarray(y, backend="array_api_strict")
+with sklearn.config_context(array_api_dispatch=True), warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    model = xpnet.MLPClassifier((8,), max_iter=20, random_state=0)
+    pipe = make_pipeline(StandardScaler(), model).fit(Xs, ys)
+    path = xpnet.save({str(tmp_path / "p.safetensors")!r}, pipe)
+    loaded = xpnet.load(path, backend="array_api_strict")
+    print("mean_", xpnet.backend_name(loaded[0].mean_))
+    same = xpnet.to_numpy(loaded.predict(Xs)) == xpnet.to_numpy(pipe.predict(Xs))
+    print("same", bool(np.all(same)))
+print("without dispatch", type(xpnet.load(path, backend="array_api_strict")[0].mean_).__name__)
+"""
+    env = dict(os.environ, SCIPY_ARRAY_API="1")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "mean_ array_api_strict" in result.stdout
+    assert "same True" in result.stdout
+    assert "without dispatch ndarray" in result.stdout
+
+
+def test_the_dispatch_example_of_the_estimators_guide_shows_what_it_prints() -> None:
+    """docs/estimators.md shows where scikit-learn's dispatch stops; its output is checked."""
+    for module in ("torch", "jax", "array_api_strict"):
+        pytest.importorskip(module, reason=f"needs the [{module}] extra")
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "estimators.md").read_text()
+    block = page.split("<!-- dispatch-example -->\n```console\n", 1)[1].split("```", 1)[0]
+    command, shown = block.split("\n'\n", 1)
+    assert command.startswith("$ SCIPY_ARRAY_API=1 python -W ignore -c '")
+    code = command.split("python -W ignore -c '", 1)[1]
+    env = dict(os.environ, SCIPY_ARRAY_API="1")
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown, (result.stdout, shlex.quote(shown))

@@ -1,4 +1,4 @@
-"""Malformed arguments (issue 12): a clear ValueError or TypeError, the same on every backend.
+"""Malformed arguments: a clear ValueError or TypeError, the same on every backend.
 
 A table of the public functions with their arguments (:data:`CASES`). For each function and
 backend, Hypothesis draws calls in which one or two arguments are malformed (wrong kinds,
@@ -21,8 +21,8 @@ to_numpy, backend_name, get_backend, canonical_backend, devices), the estimators
 predict_proba, score) and save/load. Not here: register/unregister (tests/test_registry.py),
 the command line (tests/test_cli*.py, tests/test_check.py), plot (tests/test_docs.py).
 
-To cover a new public function, add a :class:`Case` to :data:`CASES`. The examples of the
-issue run as plain tests at the end.
+To cover a new public function, add a :class:`Case` to :data:`CASES`. Single examples of
+malformed calls, one per test, follow at the end.
 """
 
 from __future__ import annotations
@@ -1160,7 +1160,9 @@ def paths(_: Any) -> st.SearchStrategy[Any]:
     )
 
 
-_FILES = tempfile.mkdtemp(prefix="xpnet-malformed-")
+# Removed when the test session ends (its finalizer runs at exit): nothing is left behind.
+_TEMPORARY = tempfile.TemporaryDirectory(prefix="xpnet-malformed-")
+_FILES = _TEMPORARY.name
 SAVED_PATH = os.path.join(_FILES, "layers.safetensors")
 xpnet.save(SAVED_PATH, LAYERS_HOST)
 NOT_A_MODEL = os.path.join(_FILES, "notes.safetensors")
@@ -1259,7 +1261,7 @@ def _place(value: Any, backend: Backend) -> Any:
     if value is THIS_BACKEND:
         return backend.library
     if value is TMP_PATH:
-        return os.path.join(tempfile.mkdtemp(prefix="xpnet-malformed-"), "model.safetensors")
+        return os.path.join(tempfile.mkdtemp(dir=_FILES), "model.safetensors")
     if isinstance(value, np.ndarray):
         return to_backend(value, backend)
     if isinstance(value, tuple):
@@ -1463,7 +1465,7 @@ def test_the_valid_call_gives_the_oracles_result(backend: Backend, name: str) ->
     _assert_correct(case, host, result, backend)
 
 
-# --- the examples of the issue -------------------------------------------------------------------
+# --- single examples of malformed calls ----------------------------------------------------------
 
 
 def test_softmax_of_none() -> None:

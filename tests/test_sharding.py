@@ -78,9 +78,10 @@ def test_the_compiled_step_all_reduces_the_gradients(problem) -> None:
     X, y, params = problem
     devices = tuple(two_devices())
     from xpnet._drivers import _jax_compiled
-    from xpnet.optim import SGD, SGDState, _TrainStep
+    from xpnet._engine import Step
+    from xpnet.optim import SGD, SGDState
 
-    step = _TrainStep(SGD(0.0))
+    step = Step(SGD(0.0))
     layers = (xpnet.Layer(params.W1, params.b1), xpnet.Layer(params.W2, params.b2))
     carry = (layers, SGDState(()))
     batch = np.arange(8, dtype=np.int32)

@@ -50,10 +50,12 @@ from .mlp import (
     predict,
     predict_proba,
 )
-from .optim import History, constant_lr, inverse_time_lr, sgd_step, train
+from .optim import constant_lr, inverse_time_lr, sgd_step
+from .training import History, train
 
 if TYPE_CHECKING:  # imported on first use (scikit-learn is slow to import): see __getattr__
     from .estimators import MLPClassifier, MLPRegressor
+    from .export import export_onnx
 
 __version__ = "0.1.0"
 
@@ -74,6 +76,7 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "datasets",
+    "export_onnx",
     "forward",
     "forward_rowwise",
     "gradcheck",
@@ -113,4 +116,8 @@ def __getattr__(name: str) -> Any:
         from . import estimators
 
         return getattr(estimators, name)
+    if name == "export_onnx":  # ndonnx and onnx are imported only when it is called
+        from .export import export_onnx
+
+        return export_onnx
     raise AttributeError(f"module 'xpnet' has no attribute {name!r}")

@@ -163,6 +163,10 @@ def _kind(x: Any) -> str:
     return f"{type(x).__module__}.{type(x).__name__}"
 
 
+#: Filled in by :mod:`xpnet.backends` (which imports this module, never the other way):
+#: ``lookup(x)`` gives the registered ``lazy`` hook of ``x``'s backend, or None.
+LAZY_HOOK: list[Any] = []
+
 #: Per array type: False when its values can always be read (NumPy, torch), True when never
 #: (a JAX tracer, Dask), absent when it depends on the array (asked each time).
 _TRACED_TYPES: dict[type, bool] = {}
@@ -203,9 +207,8 @@ def is_traced(x: Array) -> bool:
     if is_numpy_array(x) or is_torch_array(x) or is_dask_array(x):
         _TRACED_TYPES[kind] = bool(is_lazy_array(x))
         return _TRACED_TYPES[kind]
-    from .backends import _lazy_hook  # the registry may know better (ndonnx: values propagate)
-
-    hook = _lazy_hook(x)
+    # the registry may know better (ndonnx: values propagate); it fills LAZY_HOOK in
+    hook = LAZY_HOOK[0](x) if LAZY_HOOK else None
     return bool(hook(x) if hook is not None else is_lazy_array(x))
 
 

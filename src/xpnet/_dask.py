@@ -6,7 +6,7 @@ row chunks of ``X`` and nothing is computed until asked. This module only decide
 training drives it (the per-backend part, like :mod:`xpnet._drivers` for the others):
 
 - **full batch**: each epoch is one map-reduce over the row chunks (the forward and the
-  hand-derived backward run chunk by chunk; the gradient sums ``X^T dJ/dh`` are tree
+  hand-derived backward run chunk by chunk; the gradient sums ``X^T dJ/da`` are tree
   reductions across chunks) and one ``dask.persist`` of the new parameters, its loss and its
   hit count. The parameters are small and persisted, so the graph of epoch ``t + 1`` starts
   from values, not from the graph of epoch ``t``: it does not grow with the epochs.
@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from ._optional import optional_import
+from ._validation import fold_check
 
 Array = Any
 Namespace = Any
@@ -81,18 +84,6 @@ def check_chunks(X: Array, y: Array | None = None, *, name: str = "X") -> None:
 # --- value checks folded into the graph ----------------------------------------------------
 
 
-def _checked_block(block: np.ndarray, *, check: Callable[..., None]) -> np.ndarray:
-    from ._compat import array_namespace
-
-    check(block, xp=array_namespace(block))
-    return block
-
-
-def fold_check(x: Array, check: Callable[..., None]) -> Array:
-    """``x`` with ``check(chunk, xp=...)`` run on each chunk when it is computed."""
-    return x.map_blocks(_checked_block, check=check, dtype=x.dtype, meta=x._meta)
-
-
 def checked_labels(y: Array, num_classes: int, *, name: str = "y") -> Array:
     """``y`` with the range check of its labels folded into its graph."""
     from ._validation import check_label_values
@@ -111,7 +102,7 @@ def checked_finite(X: Array, *, name: str = "X") -> Array:
 def checked_positive_total(w: Array, *, name: str) -> Array:
     """``w`` whose every chunk waits for the check ``sum(w) > 0`` (a reduction over ``w``
     inside the graph, with no extra pass over the data ``X``)."""
-    import dask.array as da
+    da = optional_import("dask.array")
 
     after = functools.partial(_after_positive_total, name=name)
     return da.blockwise(after, "i", w, "i", da.sum(w), "", dtype=w.dtype, meta=w._meta)
@@ -216,7 +207,7 @@ def stream_chunks(
     ``dask.config.set({"xpnet.stream.read-stored-here": False})``. Each chunk's labels and
     values are checked as it arrives.
     """
-    import dask
+    dask = optional_import("dask")
 
     from ._compat import array_namespace
     from ._validation import check_finite, check_label_values
@@ -311,7 +302,7 @@ def _rebuild(tree: Any, leaves: Iterator[Any]) -> Any:
 
 def persist_tree(*trees: Any) -> tuple[Any, ...]:
     """``dask.persist`` of every array in nested tuples (NamedTuples kept), in one call."""
-    import dask
+    dask = optional_import("dask")
 
     leaves = dask.persist(*(leaf for tree in trees for leaf in _leaves(tree)))
     it = iter(leaves)
@@ -320,14 +311,14 @@ def persist_tree(*trees: Any) -> tuple[Any, ...]:
 
 def to_host_tree(tree: Any) -> Any:
     """The tree with every Dask array computed into NumPy (one ``dask.compute``)."""
-    import dask
+    dask = optional_import("dask")
 
     return _rebuild(tree, iter(dask.compute(*_leaves(tree))))
 
 
 def from_host_tree(tree: Any) -> Any:
     """The tree with every NumPy array wrapped as a one-chunk Dask array."""
-    import dask.array as da
+    da = optional_import("dask.array")
 
     return _rebuild(tree, iter(da.from_array(np.asarray(leaf)) for leaf in _leaves(tree)))
 
@@ -363,7 +354,13 @@ class DaskEpoch:
         order: ChunkOrder | None,
         size: int,
         lrs: Sequence[float],
+        weights: Array | None = None,
     ) -> tuple[Any, Array, Array]:
+        if weights is not None:
+            raise TypeError(
+                "sample_weight: not supported on Dask arrays yet; train on in-memory arrays "
+                "to weight the samples"
+            )
         check_chunks(X, y)
         labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
         num_classes = int(carry[0][-1][0].shape[1]) if labels else None
@@ -394,7 +391,7 @@ class DaskEpoch:
         *,
         num_classes: int | None,
     ) -> tuple[Any, Array, Array]:
-        import dask.array as da
+        da = optional_import("dask.array")
 
         host = to_host_tree(carry)
         losses, hits = [], []
@@ -425,7 +422,7 @@ def from_numpy(
 ) -> Array:
     """Host data as a Dask array (``chunks``: as ``dask.array.from_array`` takes them;
     default: automatic row chunks)."""
-    import dask.array as da
+    da = optional_import("dask.array")
 
     if device not in (None, "cpu"):
         raise ValueError(f"device: Dask arrays of NumPy chunks live on 'cpu', got {device!r}")

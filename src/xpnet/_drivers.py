@@ -27,14 +27,16 @@ from ._compat import (
     is_numpy_namespace,
     is_torch_namespace,
 )
+from ._optional import optional_import
 from .backends import asarray, to_numpy
 
 Array = Any
 Namespace = Any
 Step = Callable[..., tuple[Any, Array, Array]]
-#: ``run(params, X, y, order, size, lrs) -> (params, loss_sum, hits)``: one epoch.
-#: ``order``: a sample order (NumPy indices), a Dask ``ChunkOrder``, or None (as stored).
-EpochRunner = Callable[[Any, Array, Array, Any, int, Sequence[float]], Any]
+#: ``run(params, X, y, order, size, lrs, weights) -> (params, loss_sum, hits)``: one epoch.
+#: ``order``: a sample order (NumPy indices), a Dask ``ChunkOrder``, or None (as stored);
+#: ``weights``: the rows' sample weights, or None.
+EpochRunner = Callable[[Any, Array, Array, Any, int, Sequence[float], Any], Any]
 
 #: ``auto``: the fastest driver of the backend (the compiled epoch on JAX, eager elsewhere);
 #: ``none``: eager; ``jit``: each step compiled (``jax.jit``, ``torch.compile`` on torch);
@@ -42,14 +44,22 @@ EpochRunner = Callable[[Any, Array, Array, Any, int, Sequence[float]], Any]
 COMPILE_MODES = ("auto", "none", "jit", "epoch")
 
 
-def epoch_runner(step: Step, xp: Namespace, mode: str) -> EpochRunner:
-    """The function that runs one epoch of ``step`` on ``xp`` in compile ``mode``."""
+def epoch_runner(
+    step: Step, xp: Namespace, mode: str, *, fixed_shapes: bool = False
+) -> EpochRunner:
+    """The function that runs one epoch of ``step`` on ``xp`` in compile ``mode``.
+
+    ``fixed_shapes`` (JAX, whole-epoch mode): every epoch is padded to shapes that do not
+    depend on the number of samples, so that one compilation serves many data-set sizes.
+    """
     if mode not in COMPILE_MODES:
         raise ValueError(f"compile: unknown mode {mode!r}; use one of {COMPILE_MODES}")
     if is_dask_namespace(xp):
         from ._dask import DaskEpoch
 
         return DaskEpoch(step, xp)
+    if is_jax_namespace(xp) and fixed_shapes and mode in ("auto", "epoch"):
+        return _jax_fixed_shape_runner(step, xp)
     if is_jax_namespace(xp) and mode != "none":
         return _jax_runner(step, xp, per_step=mode == "jit")
     if is_torch_namespace(xp) and mode == "jit":
@@ -73,7 +83,7 @@ def _take_fn(xp: Namespace) -> Callable[[Array, Array], Array]:
     """Rows ``idx`` of ``x``. On torch, ``index_select`` itself: array-api-compat's ``take``
     also remaps negative indices, two more kernel launches that sample indices never need."""
     if is_torch_namespace(xp):
-        import torch
+        torch = optional_import("torch")
 
         return lambda x, idx: torch.index_select(x, 0, idx)
     return lambda x, idx: xp.take(x, idx, axis=0)
@@ -108,15 +118,16 @@ class _EagerEpoch:
         order: np.ndarray | None,
         size: int,
         lrs: Sequence[float],
+        weights: Array | None = None,
     ) -> tuple[Any, Array, Array]:
         step, xp, take, n = self.step, self.xp, self.take, X.shape[0]
         targets = self._targets(params, X, y)
         if order is None and size >= n:  # full batch: one step
-            return step(params, X, y, lrs[0], xp=xp, e_y=targets)
+            return step(params, X, y, lrs[0], xp=xp, e_y=targets, weights=weights)
         if order is not None:
             order = asarray(order, backend=xp, device=device(X))  # once per epoch
         losses, hits = [], []
-        e_y = None
+        e_y = wb = None
         for i, start in enumerate(range(0, n, size)):
             stop = min(start + size, n)  # the standard leaves out-of-bounds slice stops undefined
             if order is not None:
@@ -124,15 +135,19 @@ class _EagerEpoch:
                 Xb, yb = take(X, idx), take(y, idx)
                 if targets is not None:
                     e_y = take(targets, idx)
+                if weights is not None:
+                    wb = take(weights, idx)
             else:
-                Xb, yb = X[start:stop, ...], y[start:stop]
+                Xb, yb = X[start:stop, ...], y[start:stop, ...]
                 if targets is not None:
                     e_y = targets[start:stop, ...]
+                if weights is not None:
+                    wb = weights[start:stop]
             # From the second step on, the parameters and optimizer state are the ones the
             # step before made and nobody else has seen: the step may write into them
             # (donation, see xpnet.optim._minus). The epoch's first step leaves the caller's.
             params, batch_loss, batch_hits = step(
-                params, Xb, yb, lrs[i], xp=xp, e_y=e_y, donate=i > 0
+                params, Xb, yb, lrs[i], xp=xp, e_y=e_y, weights=wb, donate=i > 0
             )
             losses.append(batch_loss)
             hits.append(batch_hits)
@@ -152,30 +167,38 @@ def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], ...]:
     """``jax.jit`` of one step (batch gathered inside), of a ``lax.scan`` over a matrix of
     batch indices (one epoch), and of a loop over up to ``FULL_BATCH_CHUNK`` full-batch
     epochs. Cached, so that every ``train`` call reuses the compiled code."""
-    import jax
+    jax = optional_import("jax")
 
-    def gather_step(params: Any, X: Array, y: Array, idx: Array | None, lr: Any) -> Any:
+    def gather_step(
+        params: Any, X: Array, y: Array, w: Array | None, idx: Array | None, lr: Any
+    ) -> Any:
         if idx is not None:
             X, y = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
-        return step(params, X, y, lr, xp=xp)
+            if w is not None:
+                w = xp.take(w, idx, axis=0)
+        return step(params, X, y, lr, xp=xp, weights=w)
 
-    def scan_epoch(params: Any, X: Array, y: Array, batches: Array, lrs: Array) -> Any:
-        _, loss_shape, hits_shape = jax.eval_shape(gather_step, params, X, y, batches[0], lrs[0])
+    def scan_epoch(
+        params: Any, X: Array, y: Array, w: Array | None, batches: Array, lrs: Array
+    ) -> Any:
+        _, loss_shape, hits_shape = jax.eval_shape(
+            gather_step, params, X, y, w, batches[0], lrs[0]
+        )
 
         def body(carry: Any, batch: Any) -> Any:
             params, loss_sum, hits = carry
-            params, batch_loss, batch_hits = gather_step(params, X, y, *batch)
+            params, batch_loss, batch_hits = gather_step(params, X, y, w, *batch)
             return (params, loss_sum + batch_loss, hits + batch_hits), None
 
         zeros = (xp.zeros((), dtype=loss_shape.dtype), xp.zeros((), dtype=hits_shape.dtype))
         return jax.lax.scan(body, (params, *zeros), (batches, lrs))[0]
 
     def full_batch_epochs(params: Any, X: Array, y: Array, lrs: Array, count: Array) -> Any:
-        _, loss_shape, hits_shape = jax.eval_shape(gather_step, params, X, y, None, lrs[0])
+        _, loss_shape, hits_shape = jax.eval_shape(gather_step, params, X, y, None, None, lrs[0])
 
         def body(epoch: Any, carry: Any) -> Any:
             params, losses, hits = carry
-            params, loss_sum, hit_count = gather_step(params, X, y, None, lrs[epoch])
+            params, loss_sum, hit_count = gather_step(params, X, y, None, None, lrs[epoch])
             return params, losses.at[epoch].set(loss_sum), hits.at[epoch].set(hit_count)
 
         losses = xp.zeros(lrs.shape, dtype=loss_shape.dtype)
@@ -186,7 +209,7 @@ def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], ...]:
 
 
 def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
-    import jax
+    jax = optional_import("jax")
 
     one_step, scan_epoch, epochs_loop = _jax_compiled(step, xp)
     # JAX dispatches asynchronously. Each epoch first waits for the previous one, so the
@@ -201,11 +224,17 @@ def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
         return result
 
     def run(
-        params: Any, X: Array, y: Array, order: np.ndarray | None, size: int, lrs: Sequence[float]
+        params: Any,
+        X: Array,
+        y: Array,
+        order: np.ndarray | None,
+        size: int,
+        lrs: Sequence[float],
+        weights: Array | None = None,
     ) -> tuple[Any, Array, Array]:
         n = X.shape[0]
         if size >= n and order is None:  # full batch: one step per epoch
-            return _finished(one_step(params, X, y, None, lrs[0]))
+            return _finished(one_step(params, X, y, weights, None, lrs[0]))
         index_dtype = np.int32 if n < 2**31 else np.int64
         order = np.arange(n, dtype=index_dtype) if order is None else order.astype(index_dtype)
         full = (n // size) * size  # samples in full batches; the rest is one smaller batch
@@ -217,12 +246,14 @@ def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
             if full:
                 batches = order[:full].reshape(full // size, size)
                 rates = np.asarray(lrs[: full // size], dtype=X.dtype)
-                params, loss_sum, hit_count = scan_epoch(params, X, y, batches, rates)
+                params, loss_sum, hit_count = scan_epoch(params, X, y, weights, batches, rates)
                 losses.append(loss_sum)
                 hits.append(hit_count)
         for start in starts:
             batch = order[start : start + size]
-            params, batch_loss, batch_hits = one_step(params, X, y, batch, lrs[start // size])
+            params, batch_loss, batch_hits = one_step(
+                params, X, y, weights, batch, lrs[start // size]
+            )
             losses.append(batch_loss)
             hits.append(batch_hits)
         if len(losses) == 1:
@@ -248,17 +279,138 @@ def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
     return run
 
 
+def row_bucket(n: int) -> int:
+    """``n`` rounded up to one of a few sizes: a multiple of ``2**(bits(n) - 4)`` (at most
+    1/8 more rows), so that data sets of similar sizes share one compiled shape."""
+    grain = 1 << max(n.bit_length() - 4, 0)
+    return -(-n // grain) * grain
+
+
+def step_bucket(steps: int) -> int:
+    """The number of steps rounded up to a power of two."""
+    return 1 << max(steps - 1, 0).bit_length()
+
+
+@functools.cache
+def _jax_padded_epoch(step: Step, xp: Namespace) -> Callable[..., Any]:
+    """``jax.jit`` of one epoch over batches of fixed shape: a ``lax.scan`` whose steps
+    take rows ``idx`` with weights ``mask * w`` (0 for the rows that only pad a batch), and
+    whose steps past the epoch's end (``active`` false) leave everything as it was."""
+    jax = optional_import("jax")
+
+    def gathered(params: Any, X: Array, y: Array, w: Array | None, batch: Any) -> Any:
+        idx, mask, count, _, lr = batch
+        Xb, yb = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
+        wb = mask if w is None else xp.take(w, idx, axis=0) * mask
+        return step(params, Xb, yb, lr, xp=xp, weights=wb, count=count)
+
+    def epoch(params: Any, X: Array, y: Array, w: Array | None, batches: Any) -> Any:
+        first = jax.tree_util.tree_map(lambda a: a[0], batches)
+        _, loss_shape, hits_shape = jax.eval_shape(gathered, params, X, y, w, first)
+        zero_loss = xp.zeros((), dtype=loss_shape.dtype)
+        zero_hits = xp.zeros((), dtype=hits_shape.dtype)
+
+        def body(carry: Any, batch: Any) -> Any:
+            params, loss_sum, hits = carry
+
+            def run(params: Any) -> Any:
+                return gathered(params, X, y, w, batch)
+
+            def skip(params: Any) -> Any:
+                return params, zero_loss, zero_hits
+
+            params, batch_loss, batch_hits = jax.lax.cond(batch[3], run, skip, params)
+            return (params, loss_sum + batch_loss, hits + batch_hits), None
+
+        return jax.lax.scan(body, (params, zero_loss, zero_hits), batches)[0]
+
+    return jax.jit(epoch)
+
+
+def _jax_fixed_shape_runner(step: Step, xp: Namespace) -> EpochRunner:
+    """Whole JAX epochs in shapes that depend on the data only through a few buckets.
+
+    The data are padded once per data set to :func:`row_bucket` rows; an epoch is
+    :func:`step_bucket` steps of ``size`` rows each, the last real batch filled up with
+    zero-weight rows, the steps after it switched off. Compiled once per (row bucket,
+    features, batch size, step bucket): cross-validation folds share one compilation.
+    """
+    jax = optional_import("jax")
+    epoch = _jax_padded_epoch(step, xp)
+    padded: dict[str, Any] = {}
+    previous: list[Any] = []
+
+    def pad(a: Array | None, rows: int) -> Array | None:
+        if a is None or a.shape[0] == rows:
+            return a
+        filler = xp.zeros((rows - a.shape[0], *a.shape[1:]), dtype=a.dtype, device=device(a))
+        return xp.concat([a, filler], axis=0)
+
+    def run(
+        params: Any,
+        X: Array,
+        y: Array,
+        order: np.ndarray | None,
+        size: int,
+        lrs: Sequence[float],
+        weights: Array | None = None,
+    ) -> tuple[Any, Array, Array]:
+        n = X.shape[0]
+        rows = row_bucket(n)
+        made_of = padded.get("of", ())
+        if len(made_of) != 3 or any(a is not b for a, b in zip(made_of, (X, y, weights))):
+            # the padded copies, made once per data set (kept with what they were made of)
+            padded["of"] = (X, y, weights)
+            padded["arrays"] = (pad(X, rows), pad(y, rows), pad(weights, rows))
+        Xp, yp, wp = padded["arrays"]
+        size = min(size, n)
+        steps = -(-n // size)
+        total = step_bucket(steps)
+        index_dtype = np.int32 if rows < 2**31 else np.int64
+        idx = np.zeros(total * size, dtype=index_dtype)
+        idx[:n] = np.arange(n) if order is None else order
+        mask = np.zeros(total * size, dtype=_numpy_dtype(X))
+        mask[:n] = 1.0
+        counts = np.zeros(total, dtype=_numpy_dtype(X))
+        counts[:steps] = [min(size, n - k * size) for k in range(steps)]
+        rates = np.zeros(total, dtype=_numpy_dtype(X))
+        rates[:steps] = lrs[:steps]
+        batches = (
+            idx.reshape(total, size),
+            mask.reshape(total, size),
+            counts,
+            np.arange(total) < steps,
+            rates,
+        )
+        result = epoch(params, Xp, yp, wp, batches)
+        if previous:
+            jax.block_until_ready(previous.pop())
+        previous.append(result[1])
+        return result
+
+    run.pipelined = True  # type: ignore[attr-defined]
+    return run
+
+
+def _numpy_dtype(x: Array) -> Any:
+    return np.float32 if "float32" in str(x.dtype) else np.float64
+
+
 # --- torch.compile ----------------------------------------------------------------------------
 
 
 @functools.cache
 def _torch_compiled(step: Step, xp: Namespace) -> Callable[..., Any]:
-    import torch
+    torch = optional_import("torch")
 
-    def gather_step(params: Any, X: Array, y: Array, idx: Array | None, lr: Array) -> Any:
+    def gather_step(
+        params: Any, X: Array, y: Array, w: Array | None, idx: Array | None, lr: Array
+    ) -> Any:
         if idx is not None:
             X, y = torch.index_select(X, 0, idx), torch.index_select(y, 0, idx)
-        return step(params, X, y, lr, xp=xp)
+            if w is not None:
+                w = torch.index_select(w, 0, idx)
+        return step(params, X, y, lr, xp=xp, weights=w)
 
     return torch.compile(gather_step, dynamic=False)
 
@@ -267,9 +419,15 @@ def _torch_compiled_runner(step: Step, xp: Namespace) -> EpochRunner:
     compiled = _torch_compiled(step, xp)
 
     def run(
-        params: Any, X: Array, y: Array, order: np.ndarray | None, size: int, lrs: Sequence[float]
+        params: Any,
+        X: Array,
+        y: Array,
+        order: np.ndarray | None,
+        size: int,
+        lrs: Sequence[float],
+        weights: Array | None = None,
     ) -> tuple[Any, Array, Array]:
-        import torch
+        torch = optional_import("torch")
 
         n = X.shape[0]
         # The learning rate goes in as a 0-D tensor, so that a schedule does not recompile.
@@ -282,7 +440,7 @@ def _torch_compiled_runner(step: Step, xp: Namespace) -> EpochRunner:
         losses, hits = [], []
         for i, start in enumerate(range(0, n, size)):
             idx = None if indices is None else indices[start : start + size]
-            params, batch_loss, batch_hits = compiled(params, X, y, idx, rates[i])
+            params, batch_loss, batch_hits = compiled(params, X, y, weights, idx, rates[i])
             losses.append(batch_loss)
             hits.append(batch_hits)
         return params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))
@@ -303,7 +461,7 @@ def compiled(fn: Callable[..., Any], xp: Namespace) -> Callable[..., Any]:
     elsewhere: eager NumPy and torch pay no compilation for a loop of small steps. A
     ``donate=`` keyword (see :func:`xpnet.optim._minus`) is dropped on JAX."""
     if is_jax_namespace(xp):
-        import jax
+        jax = optional_import("jax")
 
         jitted = jax.jit(fn)
 

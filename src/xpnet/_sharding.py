@@ -5,7 +5,7 @@ the samples of ``X`` and ``y`` in equal row blocks over a one-axis device mesh (
 ``"batch"``) and copies the parameters to every device. Inside the compiled step each
 minibatch is constrained to the same row sharding, so every device runs the forward and
 the hand-derived backward on its share of the batch; the gradient sums over the batch
-(``X^T dJ/dh``, ``sum_i dJ/dz_i``) become XLA all-reduces across the devices, and the
+(``X^T dJ/da``, ``sum_i dJ/dz_i``) become XLA all-reduces across the devices, and the
 update, computed from the reduced gradients, leaves the parameters replicated. The math is
 the generic step of :mod:`xpnet.optim`, unchanged: the same numbers as on one device up to
 the order of the floating-point sums.
@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import optional_import
+
 Array = Any
 Step = Callable[..., Any]
 
@@ -32,7 +34,7 @@ BATCH_AXIS = "batch"
 def resolve_devices(devices: Any) -> tuple[Any, ...]:
     """``devices`` as a tuple of ``jax.Device``: a sequence of devices, an int ``N`` (the
     first ``N`` of ``jax.devices()``), or a one-axis ``jax.sharding.Mesh``."""
-    import jax
+    jax = optional_import("jax")
 
     if isinstance(devices, jax.sharding.Mesh):
         if devices.devices.ndim != 1:
@@ -82,7 +84,7 @@ def devices_of(x: Array) -> tuple[Any, ...] | None:
 @functools.cache
 def shardings(devices: tuple[Any, ...]) -> tuple[Any, Any]:
     """``(rows, replicated)``: rows split over the devices' batch axis; copies on each."""
-    import jax
+    jax = optional_import("jax")
     from jax.sharding import NamedSharding, PartitionSpec
 
     mesh = jax.sharding.Mesh(np.array(devices, dtype=object), (BATCH_AXIS,))
@@ -107,7 +109,7 @@ def check_divisible(n: int, batch_size: int | None, devices: tuple[Any, ...]) ->
 
 def place(X: Array, y: Array, params: Any, devices: tuple[Any, ...]) -> tuple[Array, Array, Any]:
     """``X`` and ``y`` split by rows over ``devices``, every array of ``params`` replicated."""
-    import jax
+    jax = optional_import("jax")
 
     rows, replicated = shardings(devices)
     X, y = jax.device_put((X, y), rows)
@@ -120,7 +122,7 @@ def sharded_step(step: Step, devices: tuple[Any, ...] | None) -> Step:
     drivers, cached per step, compile once per device set)."""
     if devices is None:
         return step
-    import jax
+    jax = optional_import("jax")
 
     rows, _ = shardings(devices)
 
@@ -182,6 +184,6 @@ def replicate(tree: Any, devices: tuple[Any, ...] | None) -> Any:
 
 
 def jax_device_put(tree: Any, sharding: Any) -> Any:
-    import jax
+    jax = optional_import("jax")
 
     return jax.device_put(tree, sharding)

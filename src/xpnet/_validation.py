@@ -1,6 +1,6 @@
 """Checks at the public boundary: a clear error that names the argument, never a wrong answer.
 
-The rule (issue 12): an argument that is not what the function takes raises
+The rule: an argument that is not what the function takes raises
 ``TypeError`` (wrong kind: ``None``, a Python scalar or a list where an array
 belongs, an integer dtype where a floating one does) or ``ValueError`` (right kind,
 wrong value: a rank, an empty array, a negative rate), whose message starts with
@@ -27,16 +27,14 @@ from typing import Any
 from ._compat import (
     ARRAY_TYPES,
     HOST_ONLY_TYPES,
+    array_namespace,
     device,
     is_array,
     is_jax_array,
     is_traced,
     size,
 )
-
-Array = Any
-Namespace = Any
-
+from ._typing import Array, Namespace
 
 # --- dtype kinds, cached per dtype ------------------------------------------------------------
 
@@ -185,7 +183,6 @@ def folded(x: Array, check: Callable[..., None], /, **kwargs: Any) -> Array:
 
     if not is_dask_array(x):
         return x
-    from ._dask import fold_check
 
     return fold_check(x, functools.partial(check, **kwargs))
 
@@ -392,3 +389,14 @@ def check_positive_total(x: Array, name: str, *, xp: Namespace) -> None:
     """``sum(x) > 0`` (skipped when traced)."""
     if not is_traced(x) and not bool(xp.sum(x) > 0):
         raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
+
+
+def _checked_block(block: Any, *, check: Callable[..., None]) -> Any:
+    check(block, xp=array_namespace(block))
+    return block
+
+
+def fold_check(x: Array, check: Callable[..., None]) -> Array:
+    """Dask array ``x`` with ``check(chunk, xp=...)`` run on each chunk when it is computed:
+    a bad value fails loudly when the data are read, with no extra pass over them."""
+    return x.map_blocks(_checked_block, check=check, dtype=x.dtype, meta=x._meta)

@@ -28,7 +28,9 @@ from typing import Any, overload
 
 import numpy as np
 
+from . import _compat
 from ._compat import array_namespace, is_array_api_obj, namespace_name
+from ._optional import optional_import
 
 __all__ = [
     "BACKENDS",
@@ -178,12 +180,15 @@ class _Registry:
 
     def for_namespace(self, xp: Namespace) -> BackendSpec | None:
         """The backend whose namespace is ``xp``; loads those whose module is imported."""
+        # in registration order, so that the first backend registered for a namespace names
+        # its arrays whichever of them was used first
         for spec in self.specs.values():
-            if spec._loaded and spec._loaded[0] is xp:
-                return spec
-        for spec in self.specs.values():
+            if spec._loaded:
+                if spec._loaded[0] is xp:
+                    return spec
+                continue
             root = spec.module_name.split(".", 1)[0]
-            if not spec._loaded and (isinstance(spec.module, ModuleType) or root in sys.modules):
+            if isinstance(spec.module, ModuleType) or root in sys.modules:
                 try:
                     if spec.namespace() is xp:
                         return spec
@@ -462,6 +467,9 @@ def _lazy_hook(x: Array) -> Callable[[Array], bool] | None:
     except TypeError:
         return None
     return spec.lazy_hook if spec is not None else None
+
+
+_compat.LAZY_HOOK.append(_lazy_hook)
 
 
 def backend_name(x: Array | Namespace) -> str:
@@ -746,7 +754,7 @@ def _torch_to_numpy(x: Array) -> np.ndarray:
 
 
 def _jax_device(device: str) -> Any:
-    import jax
+    jax = optional_import("jax")
 
     platform, _, index = device.partition(":")
     platform = {"cuda": "gpu"}.get(platform, platform)
@@ -820,7 +828,7 @@ def _dask_device(device: str) -> str:
     return device
 
 
-# Dask (issue 9): lazy, chunked arrays; the value checks are folded into its graphs and
+# Dask: lazy, chunked arrays; the value checks are folded into its graphs and
 # training has its own driver (xpnet._dask).
 register(
     "dask",

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import _validation as check
+from ._optional import optional_import
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
 
 __all__ = [
@@ -210,8 +211,8 @@ def make_classification_dask(
     >>> X.blocks[1].compute().shape, y.blocks[3].compute().shape
     ((300, 4), (100,))
     """
-    import dask
-    import dask.array as da
+    dask = optional_import("dask")
+    da = optional_import("dask.array")
 
     from ._validation import check_num_classes, check_positive_int
 

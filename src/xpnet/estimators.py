@@ -18,6 +18,7 @@ labels, the host draws, batching, the schedules, stopping and the attributes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import itertools
 import warnings
@@ -34,6 +35,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -49,11 +51,34 @@ from ._compat import (
     is_numpy_array,
     namespace_name,
 )
+from ._engine import Engine, EpochResult, Step, reported_loss
 from .backends import asarray, jax_x64_enabled, to_numpy
 from .losses import LOSSES
 from .losses import output as _output_function
-from .mlp import Layer, _forward, _l2_half, _loss_and_grad
-from .optim import SGD, Adam
+from .mlp import Layer, _forward, _loss_and_grad
+from .optim import SGD, Adam, AdamState, SGDState
+
+try:  # scikit-learn >= 1.9: the callbacks API (ProgressBar, ScoringMonitor, ...)
+    from sklearn.callback import CallbackSupportMixin as _CallbackSupport
+    from sklearn.callback import with_callbacks as _with_callbacks
+
+    _HAS_CALLBACKS = True
+except ImportError:  # an older scikit-learn: the estimators work, set_callbacks says why not
+    _HAS_CALLBACKS = False
+
+    class _CallbackSupport:  # type: ignore[no-redef, unused-ignore]
+        def set_callbacks(self, *callbacks: Any) -> Any:
+            import sklearn
+
+            raise ImportError(
+                "set_callbacks: scikit-learn's callbacks (sklearn.callback) arrived in "
+                f"scikit-learn 1.9; this is scikit-learn {sklearn.__version__}. Upgrade with "
+                "`pip install 'scikit-learn>=1.9'`"
+            )
+
+    def _with_callbacks(method: Any) -> Any:  # type: ignore[no-redef, unused-ignore]
+        return method
+
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -128,128 +153,6 @@ def _hidden_sizes(value: Any) -> list[int]:
     return [int(size) for size in sizes]
 
 
-# --- the loss as scikit-learn reports it -------------------------------------------------------
-
-
-def _reported_loss(
-    output: Array,
-    target: Array,
-    layers: Layers,
-    *,
-    out_activation: str,
-    alpha: float,
-    sample_weight: Array | None,
-    xp: Namespace,
-) -> Array:
-    """The loss scikit-learn reports (``loss_``, ``loss_curve_``), a 0-D array.
-
-    Computed from the outputs ``p`` as scikit-learn does (the gradients come from the core
-    and do not depend on it): log-losses on ``p`` clipped to ``[eps, 1 - eps]``, the squared
-    error halved and averaged over the outputs too, the Poisson deviance with its constant
-    ``y log y - y``; the weighted mean over the samples, plus ``alpha / (2 n_w) sum ||W||^2``.
-    """
-    if out_activation in ("softmax", "logistic"):
-        eps = float(xp.finfo(output.dtype).eps)
-        p = xp.minimum(xp.maximum(output, eps), 1.0 - eps)  # clip, without compat's checks
-        if out_activation == "softmax":  # target: the one-hot rows
-            per_sample = -xp.sum(target * xp.log(p), axis=1)
-        else:
-            per_sample = -xp.sum(target * xp.log(p) + (1.0 - target) * xp.log(1.0 - p), axis=1)
-    elif out_activation == "identity":
-        per_sample = 0.5 * xp.sum((target - output) ** 2, axis=1) / output.shape[1]
-    else:  # "exp": half the Poisson deviance, with y log(y / p) = 0 where y = 0
-        positive = target > 0
-        ratio = xp.where(positive, target, xp.ones_like(target)) / output
-        y_log = xp.where(positive, target * xp.log(ratio), xp.zeros_like(target))
-        per_sample = xp.sum(y_log - target + output, axis=1)
-    if sample_weight is None:
-        data_loss, total = xp.mean(per_sample), per_sample.shape[0]
-    else:
-        total = xp.sum(sample_weight)
-        data_loss = xp.sum(sample_weight * per_sample) / total
-    if alpha == 0:
-        return data_loss
-    return data_loss + _l2_half(layers, alpha, xp=xp) / total
-
-
-# --- one minibatch step: core gradient, optimizer update, reported loss -----------------------
-
-
-class _StepConfig(NamedTuple):
-    """What one training step depends on besides the arrays (hashable: a cache key)."""
-
-    activation: str
-    out_activation: str
-    alpha: float
-    optimizer: Any  # xpnet.optim.SGD or Adam: the update rule and its constants
-
-
-def _batch_step(
-    layers: Layers,
-    state: Any,
-    X: Array,
-    target: Array,
-    sample_weight: Array | None,
-    lr: Any,
-    *,
-    config: _StepConfig,
-    xp: Namespace,
-    donate: bool = False,
-) -> tuple[Layers, Any, Array]:
-    """One update on one minibatch; returns the new layers and state and the batch's
-    reported loss (computed with the weights before the update, as scikit-learn does).
-    ``donate``: the layers and state may be written into (see :func:`xpnet.optim._minus`)."""
-    _, grads, output = _loss_and_grad(
-        X,
-        target,
-        layers,
-        xp=xp,
-        activation=config.activation,
-        loss=_CORE_LOSS[config.out_activation],
-        alpha=config.alpha,
-        sample_weight=sample_weight,
-    )
-    batch_loss = _reported_loss(
-        output,
-        target,
-        layers,
-        out_activation=config.out_activation,
-        alpha=config.alpha,
-        sample_weight=sample_weight,
-        xp=xp,
-    )
-    layers, state = config.optimizer._step(layers, grads, state, lr, xp=xp, donate=donate)
-    return layers, state, batch_loss
-
-
-@functools.cache
-def _epoch_step(config: _StepConfig, xp: Namespace) -> Callable[..., Any]:
-    """``step(layers, state, X, target, sample_weight, idx, lr, loss_sum)``: the batch of
-    rows ``idx`` taken, one update, and ``loss_sum + batch loss * batch size`` (the sum
-    scikit-learn divides by the number of samples at the end of an epoch)."""
-
-    def step(
-        layers: Layers,
-        state: Any,
-        X: Array,
-        target: Array,
-        sample_weight: Array | None,
-        idx: Array,
-        lr: Any,
-        loss_sum: Array,
-        donate: bool = False,
-    ) -> tuple[Layers, Any, Array]:
-        take = _drivers.take_rows
-        Xb, tb = take(X, idx, xp=xp), take(target, idx, xp=xp)
-        wb = None if sample_weight is None else take(sample_weight, idx, xp=xp)
-        layers, state, batch_loss = _batch_step(
-            layers, state, Xb, tb, wb, lr, config=config, xp=xp, donate=donate
-        )
-        return layers, state, loss_sum + batch_loss * idx.shape[0]
-
-    return _drivers.compiled(step, xp)
-
-
 @functools.cache
 def _network_output(activation: str, out_activation: str, xp: Namespace) -> Callable[..., Any]:
     """``output(layers, X)``: the network's output ``p`` (softmax, logistic, identity or
@@ -274,7 +177,7 @@ def _evaluation(
         layers: Layers, X: Array, target: Array, sample_weight: Array | None
     ) -> tuple[Array, Array]:
         output = network(layers, X)
-        loss = _reported_loss(
+        loss = reported_loss(
             output,
             target,
             layers,
@@ -308,7 +211,7 @@ def _objective(
             alpha=alpha,
             sample_weight=sample_weight,
         )
-        loss = _reported_loss(
+        loss = reported_loss(
             output,
             target,
             layers,
@@ -400,7 +303,56 @@ def _host_float(x: Array) -> float:
 # --- the estimators ---------------------------------------------------------------------------
 
 
-class _BaseMLP(BaseEstimator):
+class _Progress:
+    """scikit-learn's callback contexts for one fit: one task, one subtask per epoch (per
+    iteration for L-BFGS). Does nothing with an older scikit-learn."""
+
+    def __init__(self, estimator: Any, X: Any, y: Any, subtasks: int) -> None:
+        self.estimator, self.X, self.y = estimator, X, y
+        self.context = None
+        self.epoch: Any = None
+        if _HAS_CALLBACKS:
+            self.context = estimator._init_callback_context(max_subtasks=subtasks)
+            self.context.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
+
+    def _state(self) -> dict[str, Any]:
+        estimator = self.estimator
+        return {
+            "coefs_": list(estimator.coefs_),
+            "intercepts_": list(estimator.intercepts_),
+            "n_iter_": estimator.n_iter_,
+        }
+
+    def begin_epoch(self) -> None:
+        if self.context is None:
+            return
+        self.epoch = self.context.subcontext(task_name="epoch")
+        self.epoch.call_on_fit_task_begin(
+            estimator=self.estimator, X=self.X, y=self.y, reconstruction_attributes=self._state
+        )
+
+    def end_epoch(self) -> bool:
+        """The epoch's end hooks; True when a callback asks to stop."""
+        if self.epoch is None:
+            return False
+        epoch, self.epoch = self.epoch, None
+        return bool(
+            epoch.call_on_fit_task_end(
+                estimator=self.estimator,
+                X=self.X,
+                y=self.y,
+                reconstruction_attributes=self._state,
+            )
+        )
+
+    def end(self) -> None:
+        if self.context is not None:
+            if self.epoch is not None:
+                self.epoch.call_on_fit_task_end(estimator=self.estimator)
+            self.context.call_on_fit_task_end(estimator=self.estimator, X=self.X, y=self.y)
+
+
+class _BaseMLP(_CallbackSupport, BaseEstimator):
     """What the classifier and the regressor share: fitting, the solvers, the forward pass."""
 
     # -- parameters --
@@ -454,9 +406,9 @@ class _BaseMLP(BaseEstimator):
         if X.ndim != 2:
             raise ValueError(f"X: expected a 2-D array, got shape {tuple(X.shape)}")
         X = xp.astype(X, _float_dtype(xp, X.dtype), copy=False)
-        if X.shape[0] < 1:
+        if X.shape[0] == 0:
             raise ValueError(f"X: found array with 0 sample(s) (shape={tuple(X.shape)})")
-        if X.shape[1] < 1:
+        if X.shape[1] == 0:
             raise ValueError(f"X: found array with 0 feature(s) (shape={tuple(X.shape)})")
         check.check_finite(X, "X", xp=xp)
         X = check.folded(X, check.check_finite, name="X")  # Dask (predict): checked in the graph
@@ -542,7 +494,16 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting --
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, *, incremental: bool) -> Any:
+    @_with_callbacks
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        incremental: bool,
+        validation: tuple[Any, Any, Any] = (None, None, None),
+    ) -> Any:
         if is_dask_array(X) or is_dask_array(y):
             raise TypeError(
                 f"{'X' if is_dask_array(X) else 'y'}: the estimators train on in-memory "
@@ -554,16 +515,37 @@ class _BaseMLP(BaseEstimator):
         hidden = self._check_hyperparameters()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         data = self._validate_data_for_fit(X, y, sample_weight, incremental, first_pass)
+        X_val, y_val, sample_weight_val = validation
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val, y_val: give both validation arrays, or neither")
+        if sample_weight_val is not None and X_val is None:
+            raise ValueError("sample_weight_val: given without X_val and y_val")
+        self._validation_data = None
+        if X_val is not None:
+            if self.solver not in _STOCHASTIC_SOLVERS:
+                raise ValueError("X_val: validation data need solver='sgd' or 'adam'")
+            classes = getattr(self, "classes_", None)
+            self._validation_data = self._validate_data_for_fit(
+                X_val, y_val, sample_weight_val, True, False
+            )
+            if classes is not None:
+                self.classes_ = classes
         n_features = data.X.shape[1]
         self.n_outputs_ = int(data.host_target.shape[1])
         layer_units = [n_features, *hidden, self.n_outputs_]
         rng = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, data, rng)
-        if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(data, rng, incremental)
-        else:
-            self._fit_lbfgs(data)
+        subtasks = 1 if incremental else max(int(self.max_iter), 1)
+        self._progress = _Progress(self, X, y, subtasks)
+        try:
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(data, rng, incremental)
+            else:
+                self._fit_lbfgs(data)
+            self._progress.end()
+        finally:
+            del self._progress
         xp = data.xp
         finite = [xp.all(xp.isfinite(a)) for a in (*self.coefs_, *self.intercepts_)]
         if not all(bool(to_numpy(f)) for f in finite):
@@ -596,14 +578,13 @@ class _BaseMLP(BaseEstimator):
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
-            if self.early_stopping:
-                # scikit-learn's types: a list or None, a float or None
+            # scikit-learn's types: a list or None, a float or None
+            self.best_loss_: Any = None if self.early_stopping else np.inf
+            if self.early_stopping or getattr(self, "_validation_data", None) is not None:
                 self.validation_scores_: Any = []
                 self.validation_loss_curve_: list[float] = []
                 self.best_validation_score_: Any = -np.inf
-                self.best_loss_: Any = None
             else:
-                self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
@@ -629,83 +610,111 @@ class _BaseMLP(BaseEstimator):
         )
 
     def _fit_stochastic(self, data: _Data, rng: np.random.RandomState, incremental: bool) -> None:
+        """scikit-learn's sgd and adam solvers: its policy over xpnet's training engine.
+
+        The policy: the host RNG's epoch orders (the previous order shuffled again), the
+        rate of each epoch (``invscaling``, ``adaptive``), the loss as scikit-learn reports
+        it, its stopping rules and attributes. The epochs run in :mod:`xpnet._engine`, as
+        :func:`xpnet.train`'s do: on JAX each epoch is one compiled call, in shapes padded
+        to a few sizes so that cross-validation folds share one compilation.
+        """
         xp, layers = data.xp, self._layers()
         if not incremental or not hasattr(self, "_optimizer"):
+            note = self.__dict__.pop("_resume_note", None)
+            if incremental and note is not None:
+                warnings.warn(note, UserWarning, stacklevel=4)
             optimizer = self._new_optimizer()
             # scikit-learn's optimizer object: the update rule, its state, the current rate
             self._optimizer = [optimizer, optimizer.init(layers), float(self.learning_rate_init)]
-        optimizer, state, lr = self._optimizer
+        optimizer = self._optimizer[0]
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         train_idx, val_idx = self._split(data, rng)
-        n_samples = data.X.shape[0] if train_idx is None else train_idx.shape[0]
+        X, target, weights = data.X, data.target, data.sample_weight
+        if train_idx is not None:  # the early-stopping split: the training rows, once
+            idx = asarray(train_idx, backend=xp, device=device(X))
+            X, target = _drivers.take_rows(X, idx, xp=xp), _drivers.take_rows(target, idx, xp=xp)
+            if weights is not None:
+                weights = _drivers.take_rows(weights, idx, xp=xp)
+        n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
-        config = _StepConfig(self.activation, self.out_activation_, float(self.alpha), optimizer)
-        step = _epoch_step(config, xp)
-        where = device(data.X)
-        order = np.arange(n_samples) if train_idx is None else train_idx
-        try:
-            self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:
-                    # scikit-learn shuffles the previous epoch's order again
-                    permutation = np.arange(n_samples)
-                    rng.shuffle(permutation)
-                    order = order[permutation]
-                order_on_device = asarray(order, backend=xp, device=where)
-                loss_sum = xp.zeros((), dtype=data.X.dtype, device=where)
-                for start in range(0, n_samples, batch_size):
-                    idx = order_on_device[start : min(start + batch_size, n_samples)]
-                    # from the epoch's second step on, the layers and state are the step
-                    # before's, seen by nobody else: donated (coefs_ and the best weights
-                    # kept for early stopping are the arrays of an epoch's end)
-                    layers, state, loss_sum = step(
-                        layers,
-                        state,
-                        data.X,
-                        data.target,
-                        data.sample_weight,
-                        idx,
-                        lr,
-                        loss_sum,
-                        donate=start > 0,
-                    )
-                self._set_layers(layers)
-                self._optimizer[1] = state
-                self.n_iter_ += 1
-                self.loss_ = _host_float(loss_sum / n_samples)
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                _report_epoch(self, self.loss_)
-                self._update_no_improvement_count(data, val_idx)
-                if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-                if self._no_improvement_count > self.n_iter_no_change:
-                    what = "Validation score" if self.early_stopping else "Training loss"
-                    message = (
-                        f"{what} did not improve more than tol={self.tol:f} for "
-                        f"{self.n_iter_no_change} consecutive epochs."
-                    )
-                    stop, lr = self._trigger_stopping(message, lr)
-                    if stop:
-                        break
-                    self._no_improvement_count = 0
-                self._optimizer[2] = lr
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                        "and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=3,
-                    )
-        except KeyboardInterrupt:
+        step = Step(
+            dataclasses.replace(optimizer, lr=0.0),
+            self.activation,
+            _CORE_LOSS[self.out_activation_],
+            float(self.alpha),
+            report=self.out_activation_,
+        )
+        engine = Engine(step, xp, fixed_shapes=True)
+        positions = np.arange(n_samples)
+
+        def order(_: int) -> np.ndarray | None:
+            nonlocal positions
+            self._progress.begin_epoch()
+            if not self.shuffle:
+                return None
+            permutation = np.arange(n_samples)  # scikit-learn shuffles the previous order
+            rng.shuffle(permutation)
+            positions = positions[permutation]
+            return positions
+
+        steps = -(-n_samples // batch_size)
+        stopped = False
+
+        def after_epoch(result: EpochResult) -> bool:
+            nonlocal stopped
+            layers, state = result.carry
             self._set_layers(layers)
+            self._optimizer[1] = state
+            self.n_iter_ += 1
+            self.loss_ = _host_float(result.loss_sum) / n_samples
+            self.t_ += n_samples
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            self._update_no_improvement_count(data, val_idx)
+            _report_epoch(self, self.loss_)
+            if self._progress.end_epoch():
+                return True
+            lr = self._optimizer[2]
+            if self.solver == "sgd" and self.learning_rate == "invscaling":
+                lr = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if self.early_stopping else "Training loss"
+                message = (
+                    f"{what} did not improve more than tol={self.tol:f} for "
+                    f"{self.n_iter_no_change} consecutive epochs."
+                )
+                stopped, lr = self._trigger_stopping(message, lr)
+                self._optimizer[2] = lr
+                if stopped:
+                    return True
+                self._no_improvement_count = 0
+            self._optimizer[2] = lr
+            return incremental
+
+        self.n_iter_ = 0
+        try:
+            engine.run(
+                (layers, self._optimizer[1]),
+                X,
+                target,
+                epochs=self.max_iter,
+                size=batch_size,
+                order=order,
+                lrs=lambda _: [self._optimizer[2]] * steps,
+                on_epoch=after_epoch,
+                weights=weights,
+            )
+        except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
-        self._optimizer[2] = lr
+        if not incremental and not stopped and self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         if self.early_stopping:
             self.coefs_, self.intercepts_ = list(self._best_coefs), list(self._best_intercepts)
 
@@ -741,7 +750,7 @@ class _BaseMLP(BaseEstimator):
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The early-stopping split of the sample indices, drawn by scikit-learn's own
         ``train_test_split`` (stratified for single-output classification)."""
-        if not self.early_stopping:
+        if not self.early_stopping or getattr(self, "_validation_data", None) is not None:
             return None, None
         n = data.X.shape[0]
         stratify = data.host_target if self._stratify() else None
@@ -759,6 +768,20 @@ class _BaseMLP(BaseEstimator):
         return train_idx, val_idx
 
     def _update_no_improvement_count(self, data: _Data, val_idx: np.ndarray | None) -> None:
+        """After an epoch: the validation curves (held-out rows or the user's own), then
+        scikit-learn's stopping rule (on the validation score with ``early_stopping``, on
+        the training loss without)."""
+        external = getattr(self, "_validation_data", None)
+        if external is not None or val_idx is not None:
+            if external is not None:
+                score, val_loss = self._validation_score(external, None)
+            else:
+                assert val_idx is not None
+                score, val_loss = self._validation_score(data, val_idx)
+            self.validation_scores_.append(score)
+            self.validation_loss_curve_.append(val_loss)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
         if not self.early_stopping:
             last = self.loss_curve_[-1]
             if last > self.best_loss_ - self.tol:
@@ -768,12 +791,7 @@ class _BaseMLP(BaseEstimator):
             if last < self.best_loss_:
                 self.best_loss_ = last
             return
-        assert val_idx is not None  # early stopping always holds samples out
-        score, val_loss = self._validation_score(data, val_idx)
-        self.validation_scores_.append(score)
-        self.validation_loss_curve_.append(val_loss)
-        if self.verbose:
-            print(f"Validation score: {score:f}")
+        score = self.validation_scores_[-1]
         if score < self.best_validation_score_ + self.tol:
             self._no_improvement_count += 1
         else:
@@ -782,20 +800,23 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = score
             self._best_coefs, self._best_intercepts = list(self.coefs_), list(self.intercepts_)
 
-    def _validation_score(self, data: _Data, val_idx: np.ndarray) -> tuple[float, float]:
+    def _validation_score(self, data: _Data, val_idx: np.ndarray | None) -> tuple[float, float]:
         """Score (accuracy or R^2, scikit-learn's functions) and reported loss of the
-        current weights on the held-out samples."""
+        current weights on the rows ``val_idx`` of ``data`` (all of them when None)."""
         xp = data.xp
-        idx = asarray(val_idx, backend=xp, device=device(data.X))
-        X_val = _drivers.take_rows(data.X, idx, xp=xp)
-        target = _drivers.take_rows(data.target, idx, xp=xp)
-        weight = None
-        if data.sample_weight is not None:
-            weight = _drivers.take_rows(data.sample_weight, idx, xp=xp)
+        X_val, target, weight = data.X, data.target, data.sample_weight
+        host_target, host_weight = data.host_target, data.host_weight
+        if val_idx is not None:
+            idx = asarray(val_idx, backend=xp, device=device(data.X))
+            X_val = _drivers.take_rows(X_val, idx, xp=xp)
+            target = _drivers.take_rows(target, idx, xp=xp)
+            if weight is not None:
+                weight = _drivers.take_rows(weight, idx, xp=xp)
+            host_target = host_target[val_idx]
+            host_weight = None if host_weight is None else host_weight[val_idx]
         evaluate = _evaluation(self.activation, self.out_activation_, float(self.alpha), xp)
         output, val_loss = evaluate(self._layers(), X_val, target, weight)
-        host_weight = None if data.host_weight is None else data.host_weight[val_idx]
-        score = self._host_score(to_numpy(output), data.host_target[val_idx], host_weight)
+        score = self._host_score(to_numpy(output), host_target, host_weight)
         return score, _host_float(val_loss)
 
     def _fit_lbfgs(self, data: _Data) -> None:
@@ -829,7 +850,12 @@ class _BaseMLP(BaseEstimator):
         def each_iteration(intermediate_result: scipy.optimize.OptimizeResult) -> None:
             self.n_iter_ = next(iterations)
             _report_epoch(self, float(intermediate_result.fun))
+            self._set_layers(unpack(intermediate_result.x))
+            if self._progress.end_epoch():
+                raise StopIteration  # scipy ends the minimization there
+            self._progress.begin_epoch()
 
+        self._progress.begin_epoch()
         result = scipy.optimize.minimize(
             loss_and_grad,
             _pack(self._layers()),
@@ -853,11 +879,101 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = float(result.fun)
         self._set_layers(unpack(result.x))
 
+    # -- state for files (xpnet.io): what prediction and exact resume need --
+
+    #: Fitted attributes that are plain numbers, strings or lists (JSON in a model file).
+    _PLAIN_FITTED = (
+        "n_features_in_",
+        "n_iter_",
+        "t_",
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "loss_",
+        "best_loss_",
+        "loss_curve_",
+        "validation_scores_",
+        "validation_loss_curve_",
+        "best_validation_score_",
+    )
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
+        """What a model file holds: ``(document, arrays)``. The document has the fitted
+        plain attributes and, after a stochastic fit, ``"training"``: the optimizer's rate
+        and the stopping rule's count; the arrays are the weights and the optimizer's state
+        (velocities, or Adam's step and moments), so that training can go on exactly."""
+        check_is_fitted(self)
+        fitted = {name: getattr(self, name) for name in self._PLAIN_FITTED if hasattr(self, name)}
+        arrays: dict[str, Array] = {}
+        for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            arrays[f"coefs.{i}"], arrays[f"intercepts.{i}"] = W, b
+        document: dict[str, Any] = {"fitted": fitted}
+        if getattr(self, "_optimizer", None) is not None:
+            _, state, lr = self._optimizer
+            trees: dict[str, Any] = {}
+            if isinstance(state, AdamState):
+                arrays["optimizer.t"] = state.t
+                trees = {"m": state.m, "s": state.s}
+            elif state.velocity:
+                trees = {"velocity": state.velocity}
+            for name, tree in trees.items():
+                for i, (W, b) in enumerate(tree):
+                    arrays[f"optimizer.{name}.{i}.W"], arrays[f"optimizer.{name}.{i}.b"] = W, b
+            document["training"] = {
+                "solver": self.solver,
+                "lr": float(lr),
+                "no_improvement_count": int(self._no_improvement_count),
+            }
+        return document, arrays
+
+    def _set_state(self, document: dict[str, Any], arrays: dict[str, Array]) -> None:
+        """The inverse of :meth:`_get_state` (arrays already on their backend)."""
+        for name, value in document["fitted"].items():
+            setattr(self, name, value)
+        n = self.n_layers_ - 1
+        self.coefs_ = [arrays[f"coefs.{i}"] for i in range(n)]
+        self.intercepts_ = [arrays[f"intercepts.{i}"] for i in range(n)]
+        self._best_coefs, self._best_intercepts = list(self.coefs_), list(self.intercepts_)
+        self._no_improvement_count = 0
+        training = document.get("training")
+        if training is None or training.get("solver") != self.solver:
+            # predicts; a partial_fit starts a new optimizer state, and says so
+            self._resume_note = (
+                "this model was loaded from a file without its optimizer state (written by "
+                "an older xpnet, or by a solver that keeps none): partial_fit starts a new "
+                f"{self.solver} state, so training does not continue exactly where it stopped"
+            )
+            return
+
+        def tree(name: str) -> Layers:
+            return tuple(
+                Layer(arrays[f"optimizer.{name}.{i}.W"], arrays[f"optimizer.{name}.{i}.b"])
+                for i in range(n)
+            )
+
+        optimizer = self._new_optimizer()
+        if isinstance(optimizer, Adam):
+            state: Any = AdamState(arrays["optimizer.t"], tree("m"), tree("s"))
+        else:
+            state = SGDState(tree("velocity") if optimizer.momentum else ())
+        self._optimizer = [optimizer, state, float(training["lr"])]
+        self._no_improvement_count = int(training["no_improvement_count"])
+
     # -- prediction --
 
     def _output(self, X: Array, layers: Layers, xp: Namespace) -> Array:
-        """The network's output ``p``: softmax, logistic, identity or exp of the logits."""
-        return _network_output(self.activation, self.out_activation_, xp)(layers, X)
+        """The network's output ``p``: softmax, logistic, identity or exp of the logits.
+
+        On JAX the rows are padded to one of a few sizes (:func:`xpnet._drivers.row_bucket`)
+        so that predicting on data sets of similar sizes reuses one compilation."""
+        network = _network_output(self.activation, self.out_activation_, xp)
+        n = X.shape[0]
+        if not is_jax_namespace(xp) or n == 0 or _drivers.row_bucket(n) == n:
+            return network(layers, X)
+        filler = xp.zeros(
+            (_drivers.row_bucket(n) - n, X.shape[1]), dtype=X.dtype, device=device(X)
+        )
+        return network(layers, xp.concat([X, filler], axis=0))[:n, ...]
 
     def _predict_output(self, X: Any, method: str) -> tuple[Array, Namespace]:
         """Validated X and the output of the fitted network on it, in X's namespace."""
@@ -958,6 +1074,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     nesterovs_momentum : bool, default=True
     early_stopping : bool, default=False
     validation_fraction : float, default=0.1
+    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes, with LogisticRegression's meaning: the fit equals a fit with
+        ``sample_weight = compute_sample_weight(class_weight, y)`` (times any
+        ``sample_weight`` given). scikit-learn's MLP has no such parameter.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's constants.
     n_iter_no_change : int, default=10
@@ -1016,7 +1136,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
+        class_weight: Any = None,
     ) -> None:
+        self.class_weight = class_weight
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -1041,14 +1163,29 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPClassifier:
         """Fit the model to ``X`` (n_samples, n_features) and labels ``y``.
 
         ``y``: class labels (n_samples,) of any kind, or a label indicator matrix
         (n_samples, n_classes) for multilabel problems. ``sample_weight`` (n_samples,)
-        weighs each sample's loss. Returns ``self``.
+        weighs each sample's loss. ``X_val``, ``y_val`` (and ``sample_weight_val``):
+        validation rows of the user's own, HistGradientBoosting's names and meaning: after
+        each epoch ``validation_scores_`` (accuracy) and ``validation_loss_curve_`` record
+        the model on them, and with ``early_stopping=True`` the stopping rule uses them
+        instead of holding out ``validation_fraction``. Returns ``self``.
         """
-        return self._fit(X, y, sample_weight, incremental=False)
+        return self._fit(
+            X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
+        )
 
     @available_if(_check_solver)
     def partial_fit(
@@ -1095,6 +1232,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X, xp, y_host = self._validate_X_y(X, y, reset=reset, numeric=False)
         self._fit_labels(y_host, incremental)
         binarized = self._label_binarizer.transform(y_host).astype(bool)
+        if self.class_weight is not None:
+            # LogisticRegression's meaning: the fit with these sample weights
+            with _named("class_weight"):
+                class_weight = compute_sample_weight(self.class_weight, y_host)
+            if sample_weight is not None:
+                given = self._sample_weight(sample_weight, X, xp)[1]
+                class_weight = class_weight * given
+            sample_weight = class_weight
         weight, host_weight = self._sample_weight(sample_weight, X, xp)
         where = device(X)
         # The core's target matrix: one-hot rows (softmax) or the 0/1 indicators (logistic).
@@ -1264,10 +1409,23 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         _check_options("loss", self.loss, ("squared_error", "poisson"))
         return super()._check_hyperparameters()
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPRegressor:
         """Fit the model to ``X`` (n_samples, n_features) and targets ``y`` (n_samples,)
-        or (n_samples, n_outputs); ``sample_weight`` (n_samples,). Returns ``self``."""
-        return self._fit(X, y, sample_weight, incremental=False)
+        or (n_samples, n_outputs); ``sample_weight`` (n_samples,). ``X_val``, ``y_val``
+        (and ``sample_weight_val``): validation rows of the user's own, as for
+        :meth:`MLPClassifier.fit` (the score is R^2). Returns ``self``."""
+        return self._fit(
+            X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
+        )
 
     @available_if(_check_solver)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:

@@ -38,7 +38,7 @@ Array = Any
 Namespace = Any
 
 
-# --- ReLU: g(h) = max(0, h), g'(h) = 1[h > 0] -------------------------------------------
+# --- ReLU: h = relu(a) = max(0, a), relu'(a) = 1[a > 0] = 1[h > 0] -------------------------
 
 
 def relu(x: Array, /) -> Array:

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _validation as check
 from ._compat import device, is_jax_namespace, is_torch_namespace, namespace_name
+from ._optional import optional_import
 from .backends import to_numpy
 from .mlp import Layer, _check_model, _leaves, _like, _mean_loss
 
@@ -124,13 +125,13 @@ def autograd_grad(X: Array, y: Array, params: Model, /, **options: Any) -> Model
     xp = checked.xp
     arrays = _leaves(params)[0]
     if is_torch_namespace(xp):
-        import torch
+        torch = optional_import("torch")
 
         leaves = [p.detach().clone().requires_grad_(True) for p in arrays]
         loss = mean_loss(X, y, _rebuild(params, leaves), **options)
         return _rebuild(params, list(torch.autograd.grad(loss, leaves)))
     if is_jax_namespace(xp):
-        import jax
+        jax = optional_import("jax")
 
         return jax.grad(lambda p: mean_loss(X, y, p, **options))(params)
     raise TypeError(

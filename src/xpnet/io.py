@@ -3,7 +3,10 @@
 A file holds the weights as named tensors (written through safetensors' NumPy API, so
 torch is not needed) and, in its metadata, one JSON document under the key ``"xpnet"``:
 the format version, the xpnet version, what the model is, and for an estimator its
-hyperparameters, classes and fitted attributes. Loading reads only tensors and JSON,
+hyperparameters, classes and fitted attributes. A scikit-learn ``Pipeline`` of scalers
+(``StandardScaler``, ``MinMaxScaler``, ``RobustScaler``, ``MaxAbsScaler``) and an
+estimator is saved the same way: each scaler's parameters as JSON, its statistics as
+tensors ``steps.<i>.<attribute>``. Loading reads only tensors and JSON,
 so a file from elsewhere cannot run code; anything that is not such a file is refused
 with a ``ValueError`` that names the path.
 """
@@ -28,22 +31,6 @@ __all__ = ["load", "save"]
 #: The layout of the files written by this version of :func:`save`.
 FORMAT_VERSION = 1
 _METADATA_KEY = "xpnet"
-
-#: Fitted attributes of the estimators kept in the metadata (plain numbers, strings, lists).
-_FITTED = (
-    "n_features_in_",
-    "n_iter_",
-    "t_",
-    "n_layers_",
-    "n_outputs_",
-    "out_activation_",
-    "loss_",
-    "best_loss_",
-    "loss_curve_",
-    "validation_scores_",
-    "validation_loss_curve_",
-    "best_validation_score_",
-)
 
 
 def _check_path(path: Any) -> Path:
@@ -137,19 +124,15 @@ def save(path: str | os.PathLike[str], model: Any, /) -> Path:
     tensors: dict[str, np.ndarray] = {}
     document: dict[str, Any] = {"format": FORMAT_VERSION, "xpnet_version": __version__}
     if isinstance(model, (MLPClassifier, MLPRegressor)):
-        if not hasattr(model, "coefs_"):
-            raise ValueError(f"model: the {type(model).__name__} is not fitted; fit it first")
-        document["kind"] = type(model).__name__
-        document["params"] = _hyperparameters(model)
-        document["fitted"] = {
-            name: _json_number(getattr(model, name)) for name in _FITTED if hasattr(model, name)
-        }
-        if hasattr(model, "feature_names_in_"):
-            document["fitted"]["feature_names_in_"] = [str(n) for n in model.feature_names_in_]
-        for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
-            tensors[f"coefs.{i}"], tensors[f"intercepts.{i}"] = to_numpy(W), to_numpy(b)
-        if isinstance(model, MLPClassifier):
-            document["labels"] = _classes(model, tensors)
+        document.update(_estimator_document(model, tensors))
+    elif _is_pipeline(model):
+        document["kind"] = "Pipeline"
+        *scalers, (name, final) = _pipeline_steps(model)
+        document["steps"] = [
+            _scaler_document(step_name, step, i, tensors)
+            for i, (step_name, step) in enumerate(scalers)
+        ]
+        document["final"] = {"name": name, **_estimator_document(final, tensors)}
     elif isinstance(model, Params):
         _check_arrays(model)
         document["kind"] = "Params"
@@ -161,8 +144,8 @@ def save(path: str | os.PathLike[str], model: Any, /) -> Path:
             tensors[f"layers.{i}.W"], tensors[f"layers.{i}.b"] = to_numpy(W), to_numpy(b)
     else:
         raise TypeError(
-            "model: expected a fitted MLPClassifier or MLPRegressor, a tuple of Layer or "
-            f"Params, got {type(model).__name__}"
+            "model: expected a fitted MLPClassifier or MLPRegressor, a Pipeline of scalers "
+            f"and one of them, a tuple of Layer or Params, got {type(model).__name__}"
         )
     contiguous = {name: np.ascontiguousarray(a) for name, a in tensors.items()}
     if target.is_dir() or not target.parent.is_dir():
@@ -174,6 +157,113 @@ def save(path: str | os.PathLike[str], model: Any, /) -> Path:
     except Exception as exc:  # safetensors' own error type is private to its Rust core
         raise ValueError(f"path: cannot write {str(path)!r} ({exc})") from None
     return target
+
+
+def _estimator_document(model: Any, tensors: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The JSON of a fitted estimator, from the state it hands over (its ``_get_state``);
+    its arrays (weights, optimizer state, numeric classes) go into ``tensors``."""
+    from .estimators import MLPClassifier
+
+    if not hasattr(model, "coefs_"):
+        raise ValueError(f"model: the {type(model).__name__} is not fitted; fit it first")
+    state, arrays = model._get_state()
+    document: dict[str, Any] = {"kind": type(model).__name__}
+    document["params"] = _hyperparameters(model)
+    document["fitted"] = {name: _json_number(v) for name, v in state["fitted"].items()}
+    if "training" in state:
+        document["training"] = state["training"]
+    if hasattr(model, "feature_names_in_"):
+        document["fitted"]["feature_names_in_"] = [str(n) for n in model.feature_names_in_]
+    tensors.update({name: to_numpy(a) for name, a in arrays.items()})
+    if isinstance(model, MLPClassifier):
+        document["labels"] = _classes(model, tensors)
+    return document
+
+
+#: The scikit-learn scalers a saved Pipeline may hold before its estimator.
+SCALERS = ("StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler")
+
+
+def _is_pipeline(model: Any) -> bool:
+    from sklearn.pipeline import Pipeline
+
+    return isinstance(model, Pipeline)
+
+
+def _pipeline_steps(pipeline: Any) -> list[tuple[str, Any]]:
+    """The steps of a Pipeline that can be saved: scalers, then a fitted xpnet estimator."""
+    from sklearn import preprocessing
+
+    from .estimators import MLPClassifier, MLPRegressor
+
+    steps = list(pipeline.steps)
+    final = steps[-1][1]
+    if not isinstance(final, (MLPClassifier, MLPRegressor)):
+        raise TypeError(
+            "model: the last step of the Pipeline must be an xpnet MLPClassifier or "
+            f"MLPRegressor, got {type(final).__name__}"
+        )
+    for name, step in steps[:-1]:
+        kind = type(step).__name__
+        if kind not in SCALERS or type(step) is not getattr(preprocessing, kind):
+            raise TypeError(
+                f"model: step {name!r} of the Pipeline is {kind}; xpnet.save takes the "
+                f"scalers {', '.join(SCALERS)} before the estimator (no pickle)"
+            )
+        if not hasattr(step, "n_features_in_"):
+            raise ValueError(f"model: step {name!r} of the Pipeline is not fitted; fit it first")
+    return steps
+
+
+def _scaler_document(name: str, scaler: Any, index: int, tensors: dict[str, Any]) -> Any:
+    """The JSON of a fitted scaler; its array attributes go into ``tensors`` as
+    ``steps.<index>.<attribute>``."""
+    params = {
+        key: list(value) if isinstance(value, tuple) else _json_number(value)
+        for key, value in scaler.get_params(deep=False).items()
+    }
+    fitted: dict[str, Any] = {}
+    arrays = []
+    for key, value in vars(scaler).items():
+        if not key.endswith("_") or key.startswith("_"):
+            continue
+        if key == "feature_names_in_":
+            fitted[key] = [str(n) for n in value]
+        elif isinstance(value, np.ndarray) or is_array_api_obj(value):
+            tensors[f"steps.{index}.{key}"] = to_numpy(value)
+            arrays.append(key)
+        else:
+            fitted[key] = _json_number(value)
+    return {
+        "name": name,
+        "kind": type(scaler).__name__,
+        "params": params,
+        "fitted": fitted,
+        "arrays": arrays,
+    }
+
+
+def _load_scaler(
+    step: dict[str, Any], index: int, tensors: dict[str, np.ndarray], place: Any
+) -> Any:
+    from sklearn import preprocessing
+
+    if step["kind"] not in SCALERS:
+        raise ValueError(f"unknown step {step['kind']!r}")
+    params = {
+        key: tuple(value) if isinstance(value, list) else _from_json_number(value)
+        for key, value in step["params"].items()
+    }
+    scaler = getattr(preprocessing, step["kind"])(**params)
+    for key, value in step["fitted"].items():
+        if key == "feature_names_in_":
+            setattr(scaler, key, np.asarray(value, dtype=object))
+        else:
+            setattr(scaler, key, _from_json_number(value))
+    for key in step["arrays"]:
+        array = tensors[f"steps.{index}.{key}"]
+        setattr(scaler, key, array if place is None else place(array))
+    return scaler
 
 
 def _check_arrays(model: Any) -> None:
@@ -225,8 +315,10 @@ def _numbered(tensors: dict[str, np.ndarray], pattern: str, path: Path) -> list[
     return found
 
 
-def load(path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = None) -> Any:
-    """Read a model written by :func:`save`, onto ``backend`` and ``device``.
+def load(
+    path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = None, dtype: Any = None
+) -> Any:
+    """Read a model written by :func:`save`, onto ``backend`` and ``device``, in ``dtype``.
 
     Parameters
     ----------
@@ -237,11 +329,18 @@ def load(path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = 
         default NumPy. The estimator then predicts on that backend's inputs.
     device : str or device, optional
         E.g. ``"cuda"``; default the backend's default device.
+    dtype : str or dtype, optional
+        Cast the weights to this floating dtype (``"float32"``, ``"float64"``); default
+        the dtype they were saved in. A float64 model goes onto JAX with its x64 mode off
+        only as ``dtype="float32"``.
 
     Returns
     -------
-    MLPClassifier, MLPRegressor, tuple of Layer, or Params
-        What was saved, with the same weights (bit for bit) and hyperparameters.
+    MLPClassifier, MLPRegressor, Pipeline, tuple of Layer, or Params
+        What was saved, with the same weights (bit for bit unless cast) and
+        hyperparameters. A Pipeline's estimator goes onto ``backend``; its scalers'
+        statistics too while scikit-learn's ``array_api_dispatch`` is on, else they stay
+        NumPy arrays, as scikit-learn keeps them without dispatch.
 
     Raises
     ------
@@ -254,14 +353,17 @@ def load(path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = 
 
     target = "numpy" if backend is None else backend  # {} or "" are no backend
 
-    def place(a: np.ndarray) -> Any:
+    cast = _floating_dtype(dtype)
+
+    def place(a: np.ndarray, *, weights: bool = True) -> Any:
+        wanted = cast if weights and cast is not None and a.dtype.kind == "f" else None
         on_jax = isinstance(target, str) and _spec_named(target, "backend").name == "jax"
-        if a.dtype == np.float64 and on_jax and not jax_x64_enabled():
+        if (wanted or a.dtype.name) == "float64" and on_jax and not jax_x64_enabled():
             raise ValueError(
-                "backend: the model is float64 but JAX's x64 mode is off; call "
-                "jax.config.update('jax_enable_x64', True) before loading"
+                "backend: the model is float64 but JAX's x64 mode is off; load it with "
+                "dtype='float32', or call jax.config.update('jax_enable_x64', True) first"
             )
-        return asarray(a, backend=target, device=device)
+        return asarray(a, backend=target, device=device, dtype=wanted)
 
     try:
         if kind == "layers":
@@ -272,11 +374,36 @@ def load(path: str | os.PathLike[str], /, *, backend: Any = None, device: Any = 
             return Params(*(place(tensors[name]) for name in Params._fields))
         if kind in ("MLPClassifier", "MLPRegressor"):
             return _load_estimator(document, tensors, place, source)
+        if kind == "Pipeline":
+            import sklearn
+            from sklearn.pipeline import Pipeline
+
+            # The scalers' statistics go where scikit-learn keeps them: on the backend with
+            # its array-API dispatch on, else in NumPy (it converts inputs to NumPy then).
+            dispatch = sklearn.get_config().get("array_api_dispatch", False)
+            stat = (lambda a: place(a, weights=a.dtype.kind == "f")) if dispatch else None
+            steps = [
+                (step["name"], _load_scaler(step, i, tensors, stat))
+                for i, step in enumerate(document["steps"])
+            ]
+            final = document["final"]
+            steps.append((final["name"], _load_estimator(final, tensors, place, source)))
+            return Pipeline(steps)
     except (KeyError, TypeError, ValueError) as exc:
         if str(exc).startswith(("path:", "backend:", "device:")):
             raise
         raise ValueError(f"path: {str(source)!r} is not a valid xpnet model ({exc!r})") from None
     raise ValueError(f"path: {str(source)!r} holds an unknown kind of model {kind!r}")
+
+
+def _floating_dtype(dtype: Any) -> str | None:
+    """``"float32"`` or ``"float64"`` for a dtype name or object; None for None."""
+    if dtype is None:
+        return None
+    name = str(dtype).rsplit(".", 1)[-1].strip("'>")
+    if name not in ("float32", "float64"):
+        raise TypeError(f"dtype: expected 'float32' or 'float64' (or such a dtype), got {dtype!r}")
+    return name
 
 
 def _load_estimator(
@@ -290,21 +417,28 @@ def _load_estimator(
     params = {k: _from_json_number(v) for k, v in document["params"].items()}
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     model = cls(**params)
-    for name, value in document["fitted"].items():
-        if name == "feature_names_in_":
-            model.feature_names_in_ = np.asarray(value, dtype=object)
-        else:
-            setattr(model, name, _from_json_number(value))
+    fitted = dict(document["fitted"])
+    names = fitted.pop("feature_names_in_", None)
+    state = {"fitted": {k: _from_json_number(v) for k, v in fitted.items()}}
+    if "training" in document:
+        state["training"] = document["training"]
+    n = int(state["fitted"]["n_layers_"]) - 1
     coefs = _numbered(tensors, "coefs.{}", path)
     intercepts = _numbered(tensors, "intercepts.{}", path)
-    if len(coefs) != len(intercepts) or len(coefs) != model.n_layers_ - 1:
+    if len(coefs) != len(intercepts) or len(coefs) != n:
         raise ValueError(
-            f"path: {str(path)!r} has {len(coefs)} weight matrices for {model.n_layers_} layers"
+            f"path: {str(path)!r} has {len(coefs)} weight matrices for {n + 1} layers"
         )
-    model.coefs_ = [place(W) for W in coefs]
-    model.intercepts_ = [place(b) for b in intercepts]
-    model._best_coefs, model._best_intercepts = list(model.coefs_), list(model.intercepts_)
-    model._no_improvement_count = 0
+    arrays = {
+        name: place(a) for name, a in tensors.items() if name.startswith(("coefs.", "intercepts."))
+    }
+    if "training" in state:
+        arrays.update(
+            {name: place(a) for name, a in tensors.items() if name.startswith("optimizer.")}
+        )
+    model._set_state(state, arrays)
+    if names is not None:
+        model.feature_names_in_ = np.asarray(names, dtype=object)
     if document["kind"] == "MLPClassifier":
         labels = document["labels"]
         host = tensors["classes"] if "classes" in tensors else np.asarray(labels["classes"])
@@ -318,5 +452,6 @@ def _load_estimator(
         on_backend = is_array_api_obj(model.coefs_[0]) and not isinstance(
             model.coefs_[0], np.ndarray
         )
-        model.classes_ = place(host) if on_backend and host.dtype.kind in "biuf" else host
+        numeric = on_backend and host.dtype.kind in "biuf"
+        model.classes_ = place(host, weights=False) if numeric else host
     return model

@@ -535,15 +535,17 @@ def _loss_sum_and_grad(
     loss_sum, delta, out, n_w = _loss_sum_and_delta(z, target, spec, weights=weights, xp=xp)
     inputs = (X, *hidden)  # h_0 = X, h_1, ..., h_{L-1}
     grads: list[Layer] = []
-    for l in range(len(layers) - 1, -1, -1):  # delta = dJ/da_l, from the output back
+    # l counts from 0 here, the docstring's layers from 1: layers[l] is the docstring's layer
+    # l + 1 (W_{l+1}, b_{l+1}), inputs[l] = h_l its input, and delta = dJ/da_{l+1} on entry.
+    for l in range(len(layers) - 1, -1, -1):  # from the output back
         W = layers[l].W
-        dW = inputs[l].T @ delta
+        dW = inputs[l].T @ delta  # h_l^T dJ/da_{l+1}
         if alpha:
             dW += (alpha / n_w) * W
         grads.append(Layer(dW, xp.sum(delta, axis=0)))
-        if l:
+        if l:  # dJ/da_l = (dJ/da_{l+1} W_{l+1}^T) * g'(a_l), with g' read from h_l = g(a_l)
             delta = delta @ W.T
-            delta *= g.grad(inputs[l], xp=xp)  # (dJ/da_l W_l^T) * g'(a_{l-1})
+            delta *= g.grad(inputs[l], xp=xp)
     if alpha:
         loss_sum = loss_sum + _l2_half(layers, alpha, xp=xp)
     return _Backprop(loss_sum, tuple(reversed(grads)), z, out, n_w)

@@ -16,45 +16,35 @@ Adam equals ``torch.optim.Adam`` and ``optax.adam`` when ``eps = 0`` (they add `
 *bias-corrected* ``sqrt(s / (1 - b2^t))``, scikit-learn to the uncorrected one).
 
 Optimizers are immutable; their state is a NamedTuple of arrays on the parameters' backend
-and device (a pytree), and ``step`` is pure, so ``jax.jit(opt.step)`` works. The training
-step is generic Array-API code; only how it is driven (``jax.jit`` on JAX) differs per
-backend, in :mod:`xpnet._drivers`.
+and device (a pytree), and ``step`` is pure, so ``jax.jit(opt.step)`` works. Training with
+them runs in the engine (:mod:`xpnet._engine`), which :func:`xpnet.train` and the estimators
+share.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validation as check
-from ._compat import array_namespace, device, is_dask_array
-from ._dask import check_chunks, check_known_chunks, chunk_orders
-from ._drivers import epoch_runner, read_back
+from ._compat import array_namespace, device
 from ._rng import epoch_orders
-from ._sharding import data_parallel, replicate, sharded_step
-from .functional import _one_hot
-from .losses import LOSSES
-from .mlp import Params, _check_model, _layer_arrays, _leaves, _like, _loss_sum_and_grad
+from ._typing import Array, Namespace
+from .mlp import Params, _layer_arrays, _leaves
 
 __all__ = [
     "SGD",
     "Adam",
     "AdamState",
-    "History",
     "SGDState",
     "constant_lr",
     "inverse_time_lr",
     "minibatches",
     "sgd_step",
-    "train",
 ]
 
-Array = Any
-Namespace = Any
 Schedule = Callable[[int], float]
 
 
@@ -524,308 +514,3 @@ def minibatches(
 def _minibatches(n: int, size: int, *, seed: int, shuffle: bool) -> Iterator[list[Any]]:
     for order in epoch_orders(n, seed=seed, shuffle=shuffle):
         yield [order[start : start + size] for start in range(0, n, size)]
-
-
-# --- training ------------------------------------------------------------------------------
-
-
-@dataclass
-class History:
-    """What :func:`train` saw, one entry per epoch.
-
-    ``loss`` and ``accuracy`` are the means over the epoch's minibatches, each
-    measured before its update (as scikit-learn's ``loss_curve_``); ``lr`` is the
-    last learning rate of the epoch; ``seconds`` the wall time of the epoch (where a
-    compiled driver runs several full-batch epochs in one call, their mean).
-    """
-
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.loss)
-
-
-@dataclass(frozen=True)
-class _TrainStep:
-    """One optimizer step on a batch, the generic function every driver runs:
-    ``step((layers, state), X, y, lr, *, xp, e_y=None) -> ((layers, state), loss_sum, hits)``.
-
-    Hashable by value (the optimizer's own ``lr`` is zeroed: the rate comes in per step), so
-    the compiled drivers reuse their compilations across ``train`` calls. ``y`` is the labels
-    (cross-entropy) or the target rows; ``e_y`` the one-hot rows when a driver keeps them.
-    """
-
-    optimizer: Any
-    activation: str = "relu"
-    loss: str = "cross_entropy"
-    alpha: float = 0.0
-
-    def __call__(
-        self,
-        carry: Any,
-        X: Array,
-        y: Array,
-        lr: Any,
-        *,
-        xp: Namespace,
-        e_y: Array | None = None,
-        donate: bool = False,
-    ) -> tuple[Any, Array, Array]:
-        layers, state = carry
-        spec = LOSSES[self.loss]
-        target = e_y
-        if target is None:
-            target = _one_hot(y, layers[-1].W.shape[1], dtype=X.dtype, xp=xp) if spec.labels else y
-        result = _loss_sum_and_grad(
-            X, target, layers, xp=xp, activation=self.activation, loss=spec, alpha=self.alpha
-        )
-        layers, state = self.optimizer._step(
-            layers, grads=result.grads, state=state, lr=lr, xp=xp, donate=donate
-        )
-        return (layers, state), result.loss_sum, _hits(result.z, y, self.loss, xp=xp)
-
-    def targets(self, carry: Any, X: Array, y: Array, *, xp: Namespace) -> Array | None:
-        """The one-hot rows of all of ``y`` for cross-entropy (built once per ``train``), or
-        None when there is nothing to hoist or it would outgrow the data."""
-        if not LOSSES[self.loss].labels:
-            return None
-        n, d = X.shape
-        k = carry[0][-1].W.shape[1]
-        if n * k > max(n * d, 1 << 20):
-            return None
-        return _one_hot(y, k, dtype=X.dtype, xp=xp)
-
-
-def _hits(z: Array, y: Array, loss: str, *, xp: Namespace) -> Array:
-    """Correct predictions in the batch: the label (cross-entropy), every output of the row
-    (binary cross-entropy: exact-match, as scikit-learn's multilabel accuracy); regression
-    has none (a count over no rows, 0 in the same integer dtype)."""
-    if loss == "cross_entropy":
-        return xp.count_nonzero(xp.argmax(z, axis=1) == y)
-    if loss == "binary_cross_entropy":
-        return xp.count_nonzero(xp.all((z > 0) == (y > 0.5), axis=1))
-    return xp.count_nonzero(z[:0, 0] > 0)
-
-
-def train(
-    X: Array,
-    y: Array,
-    params: Any,
-    /,
-    *,
-    epochs: int = 100,
-    lr: float | Schedule | None = None,
-    batch_size: int | None = None,
-    shuffle: bool = True,
-    seed: int = 0,
-    progress: bool = False,
-    callback: Callable[[int, Any, dict[str, float]], bool | None] | None = None,
-    compile: str = "auto",
-    optimizer: Optimizer | None = None,
-    activation: str = "relu",
-    loss: str = "cross_entropy",
-    alpha: float = 0.0,
-    devices: Any = None,
-) -> tuple[Any, History]:
-    """Train the network; return the final parameters and the per-epoch history.
-
-    With none of ``optimizer``, ``activation``, ``loss``, ``alpha`` given, this is the
-    lecture's SGD on the cross-entropy of a ReLU network.
-
-    Parameters
-    ----------
-    X : array, shape (n, d)
-        Inputs, floating, finite.
-    y : array
-        Labels in ``[0, K)`` (cross-entropy), or ``(n, K)`` targets for the other losses.
-    params : Params or tuple of Layer
-        Initial parameters (see :func:`init_params`, :func:`init_layers`); never modified.
-        The result has the same form.
-    epochs : int
-        Passes over the data.
-    lr : float or callable, optional
-        A constant learning rate, or a schedule ``t -> eta_t`` over steps
-        (e.g. :class:`inverse_time_lr`). Default: the optimizer's ``lr`` (0.1 for the
-        default plain SGD).
-    batch_size : int, optional
-        ``None``: full-batch gradient descent; ``1``: single-sample SGD; ``m``:
-        minibatches of ``m`` samples (the last one may be smaller).
-    shuffle : bool
-        Draw a new sample order every epoch (from ``seed``, the same on every backend).
-    seed : int
-        Seed of the minibatch order.
-    progress : bool
-        Show a progress bar with the running loss and accuracy.
-    callback : callable, optional
-        ``callback(epoch, params, record)`` after each epoch; ``record`` holds
-        ``loss``, ``accuracy``, ``lr``; returning True stops training.
-    compile : {"auto", "none", "jit", "epoch"}
-        How the generic step is driven; every mode gives the same results.
-        ``"auto"``: the fastest for the backend (``"epoch"`` on JAX, eager elsewhere);
-        ``"none"``: eagerly, one Python call per minibatch; ``"jit"``: each step
-        compiled (``jax.jit`` on JAX, ``torch.compile`` on torch); ``"epoch"``: the
-        whole epoch compiled into one ``jax.jit``-ed ``lax.scan`` over the minibatches,
-        and full-batch epochs many at a time in one compiled loop (JAX; eager elsewhere).
-    optimizer : SGD or Adam, optional
-        The update rule; default ``SGD(lr)`` without momentum.
-    activation, loss, alpha
-        As for :func:`loss_and_grad`. For regression losses ``History.accuracy`` stays
-        empty.
-    devices : sequence of jax devices, int or jax.sharding.Mesh, optional
-        JAX data parallelism: the samples of every batch split over these devices (the
-        first ``N`` of ``jax.devices()`` for an int), the parameters replicated, the
-        gradients all-reduced by XLA; the samples and the batch size must divide evenly.
-        Data already sharded over several devices trains there without ``devices``.
-
-    Notes
-    -----
-    On Dask arrays (row chunks holding whole samples), full-batch training runs each epoch
-    as one map-reduce over the chunks and one ``persist``; with a ``batch_size`` the chunks
-    are streamed to this process in a seeded order (chunks, then rows within a chunk)
-    while the next one is computed. See the "Scaling out" guide.
-
-    Examples
-    --------
-    >>> import xpnet
-    >>> X, y = xpnet.datasets.load_iris_2d(backend="array_api_strict")
-    >>> params = xpnet.init_params(2, 10, 3, xp="array_api_strict", seed=0)
-    >>> params, history = xpnet.train(X, y, params, epochs=50, lr=0.5)
-    >>> history.loss[-1] < history.loss[0]
-    True
-    """
-    # the options first: their checks read no data, so a call with a bad option and bad
-    # data fails on the option on every backend (Dask reads values only when computing)
-    check.check_positive_int(epochs, "epochs", allow_zero=True)
-    if batch_size is not None:
-        check.check_positive_int(batch_size, "batch_size")
-    check.check_seed(seed)
-    check.check_bool(shuffle, "shuffle")
-    check.check_bool(progress, "progress")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
-    if lr is not None:
-        schedule = _as_schedule(lr)
-    if optimizer is None:
-        optimizer = SGD(0.1 if lr is None or callable(lr) else lr)
-    elif not isinstance(optimizer, (SGD, Adam)):
-        raise TypeError(
-            f"optimizer: expected xpnet.optim.SGD or Adam, got {type(optimizer).__name__}"
-        )
-    if lr is None:
-        schedule = _as_schedule(optimizer.lr)
-    for name, array in (("X", X), ("y", y)):
-        if is_dask_array(array):  # before the shape checks, which need the sizes
-            check_known_chunks(array, name)
-    X, y, params, devices = data_parallel(
-        X, y, params, devices=devices, batch_size=batch_size, compile=compile
-    )
-    checked = _check_model(X, params, y, activation=activation, loss=loss, alpha=alpha)
-    xp = checked.xp
-    if is_dask_array(X):
-        check_chunks(X, y)
-    check.check_finite(X, "X", xp=xp)
-    step = _TrainStep(
-        dataclasses.replace(optimizer, lr=0.0),
-        checked.activation.name,
-        checked.loss.name,
-        float(alpha),
-    )
-    run_epoch = epoch_runner(sharded_step(step, devices), xp, compile)
-    classifier = checked.loss.output_name in ("softmax", "logistic")
-    labels = y if checked.loss.labels else checked.target
-    user_params = params
-    params = replicate((checked.layers, optimizer._init(checked.layers)), devices)
-    n = X.shape[0]
-    size = n if batch_size is None or batch_size >= n else batch_size
-    steps = -(-n // size)
-    # Same draws as `minibatches`: one permutation per epoch, only when there is an order.
-    orders: Iterator[Any] | None = None
-    if shuffle and size < n:
-        orders = epoch_orders(n, seed=seed, shuffle=True)
-        if is_dask_array(X):  # streamed chunk by chunk: an order of chunks, then of rows
-            orders = chunk_orders(X.chunks[0], seed=seed, shuffle=True)
-    history = History()
-    bar = _progress_bar(epochs, progress)
-    # Unless a callback or the progress bar needs each epoch's numbers at once, the epoch
-    # sums stay on the device and are read back together at the end: one transfer instead
-    # of two per epoch (each a synchronisation on asynchronous backends such as JAX).
-    pending: list[tuple[Array, Array]] | None = [] if callback is None and bar is None else None
-    t = 0
-    chunked = getattr(run_epoch, "full_batch_epochs", None)
-    if chunked is not None and pending is not None and orders is None and size >= n:
-        # Full batch, nobody watching each epoch, a compiling driver (JAX): many epochs per
-        # compiled call. Each epoch is still one step on the whole batch, as below.
-        chunk = run_epoch.full_batch_chunk  # type: ignore[attr-defined]
-        for first in range(0, epochs, chunk):
-            start = time.perf_counter()
-            lrs = [schedule(t + i) for i in range(min(chunk, epochs - first))]
-            params, loss_sums, hit_counts = chunked(params, X, labels, lrs)
-            t += len(lrs)
-            history.loss += [v / n for v in loss_sums]
-            if classifier:
-                history.accuracy += [v / n for v in hit_counts]
-            history.lr += [float(v) for v in lrs]
-            history.seconds += [(time.perf_counter() - start) / len(lrs)] * len(lrs)
-        return _like(params[0], user_params), history
-    loop_start = time.perf_counter()
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        order = None if orders is None else next(orders)
-        lrs = [schedule(t + i) for i in range(steps)]
-        params, loss_sum, hits = run_epoch(params, X, labels, order, size, lrs)
-        t += steps
-        history.lr.append(float(lrs[-1]))
-        if pending is not None:
-            pending.append((loss_sum, hits))
-            history.seconds.append(time.perf_counter())  # a time stamp, made durations below
-            continue
-        record = {"loss": float(loss_sum) / n, "lr": history.lr[-1]}
-        history.loss.append(record["loss"])
-        if classifier:
-            record["accuracy"] = float(hits) / n
-            history.accuracy.append(record["accuracy"])
-        history.seconds.append(time.perf_counter() - start)
-        if bar is not None:
-            shown = {"loss": f"{record['loss']:.4f}"}
-            if classifier:
-                shown["acc"] = f"{record['accuracy']:.3f}"
-            bar.set_postfix(shown, refresh=False)
-            bar.update(1)
-        if callback is not None and callback(epoch, _like(params[0], user_params), record):
-            break
-    if bar is not None:
-        bar.close()
-    if pending:
-        loss_sums, hit_counts = (read_back(xp, column) for column in zip(*pending))
-        history.loss = [v / n for v in loss_sums]
-        history.accuracy = [v / n for v in hit_counts] if classifier else []
-        history.seconds = _epoch_durations(
-            loop_start,
-            history.seconds,
-            time.perf_counter(),
-            pipelined=getattr(run_epoch, "pipelined", False),
-        )
-    return _like(params[0], user_params), history
-
-
-def _epoch_durations(
-    loop_start: float, returned: list[float], done: float, *, pipelined: bool
-) -> list[float]:
-    """Wall time of each epoch from the times its driver returned and the final read-back.
-
-    A pipelined driver (JAX) returns from epoch ``k + 1`` once epoch ``k`` has finished, so
-    epoch ``k`` ended when call ``k + 1`` returned, and the last one when the read-back did.
-    """
-    ends = [*returned[1:], done] if pipelined else [*returned[:-1], done]
-    return [end - begin for begin, end in zip([loop_start, *ends[:-1]], ends)]
-
-
-def _progress_bar(epochs: int, progress: bool) -> Any:
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=epochs, desc="train", unit="epoch")

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._compat import device
+from ._optional import optional_import
 from .backends import asarray, backend_name, to_numpy
 from .mlp import Params, _leaves, predict
-from .optim import History
+from .training import History
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,13 +46,7 @@ _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 def _require_matplotlib() -> Any:
     """Import matplotlib, or say how to install it."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(
-            'xpnet.plot needs matplotlib, which is not installed: pip install "xpnet[plot]"'
-        ) from None
-    return matplotlib
+    return optional_import("matplotlib", purpose="xpnet.plot")
 
 
 def new_figure(

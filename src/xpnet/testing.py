@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ._drivers import _EagerEpoch, epoch_runner
+from ._engine import Step
 from .backends import asarray, backend_name, namespace, resolve_dtype, to_numpy
 from .functional import cross_entropy, cross_entropy_grad, log_softmax, softmax
 from .gradcheck import autograd_grad, max_relative_error, numerical_grad
@@ -45,7 +47,8 @@ from .mlp import (
     predict,
 )
 from .mlp import predict_proba as predict_proba_
-from .optim import History, sgd_step, train
+from .optim import SGD, sgd_step
+from .training import History, train
 
 __all__ = ["CHECKS", "CheckResult", "format_results", "run_checks"]
 
@@ -339,10 +342,7 @@ def _read_back(result: Any) -> None:
 
 def _compiled_modes(backend: str) -> list[str]:
     """The ``compile=`` modes of ``train`` that really compile on ``backend``."""
-    from ._drivers import _EagerEpoch, epoch_runner
-    from .optim import SGD, _TrainStep
-
-    xp, step = namespace(backend), _TrainStep(SGD(0.0))
+    xp, step = namespace(backend), Step(SGD(0.0))
     runners = {mode: epoch_runner(step, xp, mode) for mode in ("jit", "epoch")}
     # A mode compiles when its runner is not the one of compile="none" (Dask has its own
     # driver, the same in every mode).

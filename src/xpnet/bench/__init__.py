@@ -34,7 +34,7 @@ __all__ = ["main", "run"]
 
 _DEFAULT_BACKENDS = ("numpy", "array_api_strict", "torch", "jax")
 _TARGET_BACKENDS = ("numpy", "torch", "jax")
-#: Upper bounds of xpnet / the fastest native trainer, per workload and backend (issues 5, 7).
+#: Upper bounds of xpnet / the fastest native trainer, per workload and backend.
 _NATIVE_BOUNDS: dict[str, dict[str, float]] = {
     "large": {"default": 1.10},
     "iris": {"default": 1.30},
@@ -76,8 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         "--workloads",
         default=None,
         help="comma-separated workloads among iris, digits, large, deep, loop (the lecture "
-        "as a user writes it: a loop of public calls) and estimators (MLPClassifier against "
-        "scikit-learn's on the large set and on digits) (default: all); "
+        "as a user writes it: a loop of public calls), estimators (MLPClassifier against "
+        "scikit-learn's on the large set and on digits) and inference (onnxruntime on the "
+        "exported file against predict) (default: all); "
         "`--workload out-of-core` runs the Dask out-of-core benchmark instead (see "
         "`python -m xpnet bench --workload out-of-core --help`)",
     )
@@ -802,7 +803,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
         jax.config.update("jax_enable_x64", True)  # iris runs in float64; the others pin float32
     all_loads = workloads(args.quick)
-    extra = ("loop", "estimators")
+    extra = ("loop", "estimators", "inference")
     names = args.workloads.split(",") if args.workloads else [*all_loads, *extra]
     unknown = [n for n in names if n not in (*all_loads, *extra)]
     if unknown:
@@ -845,6 +846,13 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
             repeats=1 if args.quick else (args.repeats or 3),
             backends=[b for b in backends if b != "array_api_strict"],
             say=say,
+        )
+    if "inference" in names:  # onnxruntime on the exported file (xpnet.bench._inference)
+        from ._inference import inference_speed
+
+        chosen = [b for b in backends if b in _TARGET_BACKENDS]
+        report["inference"] = inference_speed(
+            backends=chosen, quick=args.quick, repeats=args.repeats, progress=say
         )
     report["rowwise"] = _rowwise(backends, args.quick, say)
     large = all_loads["large"]

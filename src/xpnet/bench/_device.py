@@ -4,7 +4,7 @@ On the device, for torch (CUDA) and JAX (GPU), as installed:
 
 1. ``python -m xpnet check``'s conformance checks (:func:`xpnet.testing.run_checks`) in
    float32 and float64;
-2. the *large* workload as the issue states its target: 784-256-10, float32, plain SGD,
+2. the *large* workload with its target: 784-256-10, float32, plain SGD,
    minibatches of 8192, in samples per second (target: 40 million on one H200-class GPU);
 3. the *deep* workload: 784-256-128-10, Adam, minibatches of 256, float32;
 4. the estimator: ``MLPClassifier(hidden_layer_sizes=(256,), solver="adam",

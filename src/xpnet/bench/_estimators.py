@@ -2,8 +2,7 @@
 
 Both estimators do exactly the same work (same draws, same batches, same number of
 epochs: their numbers agree), so the ratio of their fit times is the price or the gain of
-xpnet's code path alone. Two workloads, from the issue "xpnet.MLPClassifier and
-xpnet.MLPRegressor":
+xpnet's code path alone. Two workloads:
 
 * *large*: ``MLPClassifier(hidden_layer_sizes=(256,), solver="adam", batch_size=256,
   max_iter=3)`` on the synthetic 60000 x 784 float32 set of :mod:`xpnet.bench.workloads`,

@@ -211,6 +211,8 @@ def format_report(report: dict[str, Any]) -> str:
         out += [_loop_table(report["loop"]), ""]
     if report.get("estimators"):
         out += [_estimators_table(report["estimators"]), ""]
+    if report.get("inference"):
+        out += [format_inference(report["inference"]), ""]
     if report["rowwise"]:
         out += ["### the lecture's timing slide: forward vs forward_rowwise (d=2, H=10, K=3)", ""]
         out.append(
@@ -273,3 +275,43 @@ def format_report(report: dict[str, Any]) -> str:
         )
     )
     return "\n".join(out)
+
+
+def format_inference(entry: dict[str, Any]) -> str:
+    """The Markdown section of the report."""
+    title = "### inference: onnxruntime on the exported file against xpnet's predict"
+    if "skipped" in entry:
+        return f"{title}\n\nSkipped: {entry['skipped']}."
+    lines = [
+        title,
+        "",
+        f"MLPClassifier {entry['network']}; labels of a batch of 1 or 4096 rows; median of "
+        f"{entry['repeats']} interleaved rounds. onnxruntime {entry['onnxruntime']}, default "
+        f"session options; the file ({entry['file_bytes'] / 1024:.0f} KiB) was exported in "
+        f"{entry['export_seconds']:.1f} s. Last column: onnxruntime's rows/s over the row's "
+        "(> 1: onnxruntime faster).",
+        "",
+    ]
+    rows = [
+        [
+            r["runtime"] if r["runtime"] == "onnxruntime" else f"xpnet predict, {r['runtime']}",
+            str(r["batch"]),
+            f"{r['rows_per_second']:,.0f}",
+            f"{r['seconds_per_call'] * 1e6:,.0f} us",
+            "yes" if r["labels_equal_onnxruntime"] else "NO",
+            f"{r['onnxruntime_over_this']:.2f}",
+        ]
+        for r in sorted(
+            entry["results"], key=lambda r: (r["batch"], r["runtime"] != "onnxruntime")
+        )
+    ]
+    header = [
+        "runtime",
+        "batch",
+        "rows/s",
+        "per call",
+        "labels = onnxruntime's",
+        "onnxruntime / this",
+    ]
+    lines.append(table(header, rows))
+    return "\n".join(lines)

@@ -61,12 +61,12 @@ def numpy_train(X, y, params, *, epochs, lr, batch_size, seed):
             dz /= sum_exp
             dz[rows, yb] -= 1.0
             dz /= m  # dJ/dz = (p - e_y) / n
-            dh = dz @ W2.T
-            dh *= h > 0
+            da = dz @ W2.T
+            da *= h > 0  # dJ/da = (dJ/dz W2^T) * relu'(a); h > 0 exactly where a > 0
             W2 -= lr * (h.T @ dz)
             b2 -= lr * dz.sum(axis=0)
-            W1 -= lr * (Xb.T @ dh)
-            b1 -= lr * dh.sum(axis=0)
+            W1 -= lr * (Xb.T @ da)
+            b1 -= lr * da.sum(axis=0)
     return (W1, b1, W2, b2), loss_sum, hits
 
 
@@ -110,11 +110,11 @@ def torch_manual_train(X, y, params, *, epochs, lr, batch_size, seed):
                 dz = log_p.exp_()
                 dz[torch.arange(m, device=X.device), yb] -= 1.0
                 dz /= m
-                dh = (dz @ W2.T).mul_(h > 0)
+                da = (dz @ W2.T).mul_(h > 0)  # dJ/da = (dJ/dz W2^T) * relu'(a)
                 W2.addmm_(h.T, dz, alpha=-lr)
                 b2.sub_(dz.sum(dim=0), alpha=lr)
-                W1.addmm_(Xb.T, dh, alpha=-lr)
-                b1.sub_(dh.sum(dim=0), alpha=lr)
+                W1.addmm_(Xb.T, da, alpha=-lr)
+                b1.sub_(da.sum(dim=0), alpha=lr)
     return (W1, b1, W2, b2), loss_sum, hits
 
 
@@ -471,12 +471,12 @@ def numpy_lecture_steps(X, y, params, *, steps, lr):
         dz /= sum_exp
         dz[rows, y] -= 1.0
         dz /= n  # dJ/dz = (p - e_y) / n
-        dh = dz @ W2.T
-        dh *= h > 0
+        da = dz @ W2.T
+        da *= h > 0  # dJ/da = (dJ/dz W2^T) * relu'(a)
         W2 -= lr * (h.T @ dz)
         b2 -= lr * dz.sum(axis=0)
-        W1 -= lr * (X.T @ dh)
-        b1 -= lr * dh.sum(axis=0)
+        W1 -= lr * (X.T @ da)
+        b1 -= lr * da.sum(axis=0)
     return (W1, b1, W2, b2), loss
 
 

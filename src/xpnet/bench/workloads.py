@@ -1,4 +1,4 @@
-"""The benchmark workloads (issues 5 and 7), and their quick (smoke-test) sizes."""
+"""The benchmark workloads, and their quick (smoke-test) sizes."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class Workload:
         """``(m, k, n)`` of the matrix products of a full step: the forward ``h_{l-1} W_l``
         layer by layer, the backward ``delta_l W_l^T`` from the last layer to the second,
         then ``h_{l-1}^T delta_l`` layer by layer (for ``(d, H, K)``: ``X W1``, ``h W2``,
-        ``dz W2^T``, ``X^T dh``, ``h^T dz``)."""
+        ``dz W2^T``, ``X^T da``, ``h^T dz``)."""
         b = self.n if self.batch_size is None else min(self.batch_size, self.n)
         pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
         forward = [(b, fan_in, fan_out) for fan_in, fan_out in pairs]
@@ -69,7 +69,7 @@ class Workload:
 
 
 def workloads(quick: bool) -> dict[str, Workload]:
-    """The issues' workloads; ``quick`` shrinks the sizes and repeats to a few seconds."""
+    """The workloads; ``quick`` shrinks the sizes and repeats to a few seconds."""
     if quick:
         return {
             "iris": Workload("iris", "iris 150x2, H=10, K=3, full batch, float64",

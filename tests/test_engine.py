@@ -1,0 +1,156 @@
+"""The one training engine behind ``train`` and the estimators.
+
+``train``'s new options (``sample_weight``, ``validation``) checked against the public
+gradient and loss functions; the estimators' JAX epochs compiled once per shape bucket, so
+that cross-validation folds of different sizes share one compilation.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+from helpers import Backend
+
+import xpnet
+from xpnet._drivers import row_bucket, step_bucket
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _data(n: int = 60, d: int = 4, k: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = rng.integers(0, k, n)
+    w = rng.uniform(0.2, 2.0, n)
+    return X, y, w
+
+
+def test_sample_weight_full_batch_is_the_weighted_gradient_step(backend, xp, to_xp) -> None:
+    X_np, y_np, w_np = _data()
+    X, y, w = to_xp(X_np), to_xp(y_np), to_xp(w_np)
+    params = xpnet.init_params(4, 5, 3, xp=xp, seed=1, dtype=X.dtype)
+    if backend is Backend.DASK:
+        with pytest.raises(TypeError, match=r"^sample_weight: not supported on Dask"):
+            xpnet.train(X, y, params, epochs=1, lr=0.3, sample_weight=w)
+        return
+    trained, history = xpnet.train(X, y, params, epochs=1, lr=0.3, sample_weight=w)
+    loss, grads = xpnet.loss_and_grad(X, y, params, sample_weight=w)
+    expected = xpnet.sgd_step(params, grads, 0.3)
+    assert xpnet.max_relative_error(trained, expected) < 1e-12
+    assert history.loss[0] == pytest.approx(float(loss), rel=1e-12)
+
+
+def test_sample_weight_minibatches_weight_each_batch(backend, xp, to_xp) -> None:
+    if backend is Backend.DASK:
+        pytest.skip("sample weights on Dask: refused (see the full-batch test)")
+    X_np, y_np, w_np = _data(n=30)
+    X, y, w = to_xp(X_np), to_xp(y_np), to_xp(w_np)
+    params = xpnet.init_params(4, 5, 3, xp=xp, seed=1, dtype=X.dtype)
+    trained, history = xpnet.train(
+        X, y, params, epochs=1, lr=0.2, batch_size=10, shuffle=False, sample_weight=w
+    )
+    expected, total = params, 0.0
+    for start in range(0, 30, 10):
+        rows = slice(start, start + 10)
+        loss, grads = xpnet.loss_and_grad(
+            to_xp(X_np[rows]), to_xp(y_np[rows]), expected, sample_weight=to_xp(w_np[rows])
+        )
+        total += float(loss) * w_np[rows].sum()
+        expected = xpnet.sgd_step(expected, grads, 0.2)
+    assert xpnet.max_relative_error(trained, expected) < 1e-12
+    assert history.loss[0] == pytest.approx(total / w_np.sum(), rel=1e-12)
+
+
+def test_validation_fills_history_with_the_epoch_end_model(xp, to_xp) -> None:
+    X_np, y_np, _ = _data(n=40)
+    Xv_np, yv_np, _ = _data(n=15, seed=3)
+    X, y, Xv, yv = to_xp(X_np), to_xp(y_np), to_xp(Xv_np), to_xp(yv_np)
+    params = xpnet.init_layers((4, 6, 3), xp=xp, seed=0, dtype=X.dtype)
+    seen = []
+
+    def keep(epoch, model, record):
+        seen.append(model)
+
+    _, watched = xpnet.train(
+        X,
+        y,
+        params,
+        epochs=3,
+        lr=0.1,
+        batch_size=8,
+        alpha=1e-3,
+        validation=(Xv, yv),
+        callback=keep,
+    )
+    _, quiet = xpnet.train(
+        X, y, params, epochs=3, lr=0.1, batch_size=8, alpha=1e-3, validation=(Xv, yv)
+    )
+    assert len(watched.val_loss) == len(watched.val_accuracy) == 3
+    for k, model in enumerate(seen):
+        expected = float(xpnet.gradcheck.mean_loss(Xv, yv, model, alpha=1e-3))
+        accuracy = float(np.mean(xpnet.to_numpy(xpnet.predict(Xv, model)) == yv_np))
+        assert watched.val_loss[k] == pytest.approx(expected, rel=1e-9)
+        assert quiet.val_loss[k] == pytest.approx(expected, rel=1e-9)
+        assert watched.val_accuracy[k] == pytest.approx(accuracy)
+        assert quiet.val_accuracy[k] == pytest.approx(accuracy)
+
+
+def test_validation_must_be_a_pair() -> None:
+    X, y, _ = _data(n=10)
+    params = xpnet.init_params(4, 3, 3, seed=0)
+    with pytest.raises(TypeError, match=r"^validation: expected a tuple"):
+        xpnet.train(X, y, params, epochs=1, validation=X)
+
+
+def test_buckets() -> None:
+    assert [step_bucket(s) for s in (1, 2, 3, 4, 5, 9)] == [1, 2, 4, 4, 8, 16]
+    assert row_bucket(455) == row_bucket(456) == 480
+    for n in range(1, 3000, 7):
+        assert n <= row_bucket(n) <= n + n / 8 + 1
+
+
+def test_jax_estimator_folds_share_one_compiled_epoch() -> None:
+    """cross_val_score on JAX input: after one fold's fit, the other folds (455 or 456
+    rows) compile no epoch of their own (they reuse the padded shapes)."""
+    Backend.JAX.installed or pytest.skip("needs the [jax] extra")
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    Xj, yj = xpnet.asarray(X, backend="jax"), xpnet.asarray(y, backend="jax")
+    train_rows, _ = next(KFold(5).split(X))
+    clf = xpnet.MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    compiled: list[str] = []
+
+    class Count(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if message.startswith("Compiling jit(epoch)"):
+                compiled.append(message)
+
+    import jax
+
+    handler, logger = Count(), logging.getLogger("jax")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(Xj[train_rows], yj[train_rows])
+            first = len(compiled)
+            scores = cross_val_score(clf, Xj, yj, cv=5)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert first >= 1  # the fit compiled its epoch (once) ...
+    assert len(compiled) == first  # ... and five folds of two sizes compiled none
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = cross_val_score(clf, X, y, cv=5)
+    np.testing.assert_allclose(scores, expected, rtol=1e-12)
