@@ -40,6 +40,8 @@ _NATIVE_BOUNDS: dict[str, dict[str, float]] = {
     "iris": {"default": 1.30},
     "deep": {"default": 1.10, "torch": 1.15},
 }
+#: Sections that are not timed by ``_timed_here`` (they run their own processes or harness).
+_OWN_PROCESS = ("estimators", "inference")
 #: Adam's learning rate in the loop section (the lecture's 0.1 is for SGD).
 ADAM_LOOP_LR = 0.01
 #: Untimed runs of a case, for at least this long, before each of its timed runs.
@@ -818,7 +820,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "skipped_backends": [b for b in chosen if b not in installed],
     }
     if args.workload_json:  # a child of _timed_in_fresh_processes: the timings only
-        timed = [n for n in names if n != "estimators"]
+        timed = [n for n in names if n not in _OWN_PROCESS]
         entries, loop = _timed_here(timed, args, backends, all_loads, say)
         with open(args.workload_json, "w") as stream:
             json.dump({"workloads": entries, "loop": loop}, stream)
@@ -826,7 +828,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     step_shapes = [*all_loads["large"].step_matmuls(), *all_loads["deep"].step_matmuls()]
     report["matmul"] = _matmul_rates(backends, args.quick, step_shapes, say)
     report["workloads"] = {}
-    timed = [n for n in names if n != "estimators"]
+    timed = [n for n in names if n not in _OWN_PROCESS]
     if args.same_process:
         report["workloads"], loop = _timed_here(timed, args, backends, all_loads, say)
     else:
