@@ -59,6 +59,7 @@ def test_report_has_every_section(quick_report: tuple[dict, str]) -> None:
     ):
         assert key in report
     assert report["quick"] is True
+    assert report["fresh_process_per_workload"] is True
     assert report["backends"] == INSTALLED
     assert set(report["workloads"]) == {"iris", "digits", "large", "deep"}
     system = report["system"]
@@ -95,6 +96,8 @@ def test_workload_results(quick_report: tuple[dict, str], name: str) -> None:
     assert [r["impl"] for r in results if r["kind"] == "sklearn"] == ["MLPClassifier (NumPy)"]
     for r in results:
         assert _positive(r["seconds_per_epoch"])
+        assert 0 < r["min_seconds_per_epoch"] <= r["seconds_per_epoch"]
+        assert r["spread"] >= 0
         assert _positive(r["seconds_per_step"])
         assert r["repeat_seconds"]
         assert all(_positive(s) for s in r["repeat_seconds"])
@@ -132,9 +135,14 @@ def test_user_loop(quick_report: tuple[dict, str]) -> None:
         ("native", "native numpy loop"),
         ("xpnet", "loss_and_grad + sgd_step"),
         ("xpnet", "loss_and_grad + SGD.step"),
+        ("native", "native numpy loop, Adam"),
+        ("xpnet", "loss_and_grad + Adam.step"),
     ]
+    assert [r["native"] for r in loop["results"]][-1] == "native numpy loop, Adam"
     for r in loop["results"]:
         assert _positive(r["seconds_per_step"])
+        assert 0 < r["min_seconds_per_step"] <= r["seconds_per_step"]
+        assert r["spread"] >= 0
         assert len(r["repeat_seconds"]) == loop["config"]["repeats"]
         assert _positive(r["ratio_to_native"])
         # the public calls and the hand-written loop took the same steps (float64)
@@ -185,6 +193,7 @@ def test_targets_and_table(quick_report: tuple[dict, str]) -> None:
     assert bounds["deep: sklearn / xpnet, best"] == ">= 2.0"
     assert bounds["loop: loss_and_grad + sgd_step / native, numpy"] == "<= 1.5"
     assert bounds["loop: loss_and_grad + SGD.step / native, numpy"] == "<= 1.5"
+    assert bounds["loop: loss_and_grad + Adam.step / native, numpy"] == "<= 1.5"
     assert bounds["estimators: scikit-learn / xpnet MLPClassifier fit, numpy"] == ">= 1.3"
     assert bounds["estimators: scikit-learn / xpnet fit, fastest backend"] == ">= 2.0"
     assert bounds["estimators: scikit-learn / xpnet on digits, xpnet numpy"] == ">= 1.0"
@@ -204,3 +213,54 @@ def test_bad_arguments_fail_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
+
+
+# --- the GPU run in one command, as its smoke test on the CPU ---------------------------------
+
+
+def test_device_run_on_cpu(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from xpnet.bench import _device
+
+    libraries = [b for b in ("torch", "jax") if b in INSTALLED]
+    if not libraries:
+        pytest.skip("neither torch nor jax is installed")
+    path, markdown = tmp_path / "device.json", tmp_path / "DEVICE.md"
+    argv = ["--device", "cpu", "--quiet", "--json", str(path), "--markdown", str(markdown)]
+    assert main(argv) == 0
+    report = json.loads(path.read_text())
+    assert report["smoke_test"] is True
+    assert sorted(report["libraries"]) == sorted(libraries)
+    assert [(c["backend"], c["dtype"]) for c in report["checks"]] == [
+        (b, dtype) for b in libraries for dtype in ("float32", "float64")
+    ]
+    for check in report["checks"]:
+        assert check["failed"] == [], check
+        assert check["passed"] == len(_device.SMOKE_CHECKS)
+    assert {(r["workload"], r["backend"]) for r in report["training"]} == {
+        (w, b) for w in ("large", "deep") for b in libraries
+    }
+    for r in report["training"]:
+        assert 0 < r["min_seconds"] <= r["median_seconds"]
+        assert _positive(r["samples_per_second_median"])
+    assert set(report["estimator"]["xpnet"]) == set(libraries)
+    if "jax" in libraries:
+        assert "highest" in report["precision"]["jax"]
+    assert [t["what"].split(":")[0] for t in report["targets"]] == ["large (784-256-10, "
+                                                                    "float32, batch 8192)",
+                                                                    "estimator fit"]  # fmt: skip
+    assert "| checks |" in markdown.read_text()
+
+
+def test_device_run_without_gpu_fails_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from xpnet.bench import _device
+
+    try:
+        _device.placements("cuda")
+    except _device.NoDevice:
+        pass
+    else:
+        pytest.skip("a GPU is present")
+    assert main(["--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --device cuda: no library can run there")
+    assert "\n" not in err

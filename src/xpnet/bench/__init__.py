@@ -40,6 +40,10 @@ _NATIVE_BOUNDS: dict[str, dict[str, float]] = {
     "iris": {"default": 1.30},
     "deep": {"default": 1.10, "torch": 1.15},
 }
+#: Sections that are not timed by ``_timed_here`` (they run their own processes or harness).
+_OWN_PROCESS = ("estimators", "inference")
+#: Adam's learning rate in the loop section (the lecture's 0.1 is for SGD).
+ADAM_LOOP_LR = 0.01
 #: Untimed runs of a case, for at least this long, before each of its timed runs.
 PRIME_SECONDS = 0.25
 
@@ -397,7 +401,7 @@ def _user_loop(quick: bool, repeats: int | None, say: Callable[[str], None]) -> 
     the same steps written by hand in NumPy."""
     import xpnet
 
-    from .native import numpy_lecture_steps
+    from .native import numpy_lecture_adam_steps, numpy_lecture_steps
     from .workloads import Workload
 
     steps, lr = (20, 0.1) if quick else (200, 0.1)
@@ -424,14 +428,29 @@ def _user_loop(quick: bool, repeats: int | None, say: Callable[[str], None]) -> 
     def by_hand() -> Any:
         return numpy_lecture_steps(X, y, params, steps=steps, lr=lr)[0]
 
+    adam = xpnet.optim.Adam(ADAM_LOOP_LR)
+
+    def with_adam() -> Any:
+        p, state = params, adam.init(params)
+        for _ in range(steps):
+            loss, grads = xpnet.loss_and_grad(X, y, p)
+            p, state = adam.step(p, grads, state)
+        return p
+
+    def adam_by_hand() -> Any:
+        return numpy_lecture_adam_steps(X, y, params, steps=steps, lr=ADAM_LOOP_LR)[0]
+
     cases = [
         Case("numpy", "native numpy loop", "native", by_hand, units=steps),
         Case("numpy", "loss_and_grad + sgd_step", "xpnet", with_sgd_step, units=steps),
         Case("numpy", "loss_and_grad + SGD.step", "xpnet", with_optimizer, units=steps),
+        Case("numpy", "native numpy loop, Adam", "native", adam_by_hand, units=steps),
+        Case("numpy", "loss_and_grad + Adam.step", "xpnet", with_adam, units=steps),
     ]
+    # each row against the hand-written loop of the same update rule
+    references = [cases[0], cases[0], cases[0], cases[3], cases[3]]
     say(f"loop: the lecture as a user writes it, {steps} full-batch steps x {repeats} repeats")
     measure(cases, repeats, prime=0.0 if quick else PRIME_SECONDS, progress=say)
-    reference = cases[0]
     records = [
         {
             "backend": c.backend,
@@ -445,11 +464,12 @@ def _user_loop(quick: bool, repeats: int | None, say: Callable[[str], None]) -> 
             "ratio_to_native": c.median / reference.median,
             "ratio_of_minima_to_native": c.minimum / reference.minimum,
             "max_abs_param_diff_vs_native": _max_diff(c.result, reference.result),
+            "native": reference.impl,
         }
-        for c in cases
+        for c, reference in zip(cases, references)
     ]
     config = {"data": "iris 150x2, H=10, K=3, float64, full batch", "steps": steps, "lr": lr,
-              "repeats": repeats}  # fmt: skip
+              "adam_lr": ADAM_LOOP_LR, "repeats": repeats}  # fmt: skip
     return {"config": config, "results": records}
 
 
@@ -645,9 +665,10 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         )
     loop = report.get("loop")
     if loop:
-        native = next(r for r in loop["results"] if r["kind"] == "native")
+        natives = {r["impl"]: r for r in loop["results"] if r["kind"] == "native"}
         for r in loop["results"]:
-            if r["kind"] == "xpnet":
+            native = natives.get(r.get("native", "native numpy loop"))
+            if r["kind"] == "xpnet" and native is not None:
                 add(
                     f"loop: {r['impl']} / native, numpy",
                     r["seconds_per_step"] / native["seconds_per_step"],
@@ -799,7 +820,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         "skipped_backends": [b for b in chosen if b not in installed],
     }
     if args.workload_json:  # a child of _timed_in_fresh_processes: the timings only
-        timed = [n for n in names if n != "estimators"]
+        timed = [n for n in names if n not in _OWN_PROCESS]
         entries, loop = _timed_here(timed, args, backends, all_loads, say)
         with open(args.workload_json, "w") as stream:
             json.dump({"workloads": entries, "loop": loop}, stream)
@@ -807,7 +828,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     step_shapes = [*all_loads["large"].step_matmuls(), *all_loads["deep"].step_matmuls()]
     report["matmul"] = _matmul_rates(backends, args.quick, step_shapes, say)
     report["workloads"] = {}
-    timed = [n for n in names if n != "estimators"]
+    timed = [n for n in names if n not in _OWN_PROCESS]
     if args.same_process:
         report["workloads"], loop = _timed_here(timed, args, backends, all_loads, say)
     else:

@@ -41,7 +41,7 @@ __all__ = ["main", "requested"]
 
 LIBRARIES = ("torch", "jax")
 #: Checks of the CPU smoke run (the whole set takes minutes on a CPU).
-SMOKE_CHECKS = ("softmax_at_1000", "grad_vs_autograd")
+SMOKE_CHECKS = ("softmax_at_1000", "trajectory_vs_numpy")
 #: Sizes per mode: samples of the *large* and *deep* data, of the estimator's data, repeats.
 SIZES: dict[str, dict[str, int]] = {
     "gpu": {"large_n": 1 << 20, "large_epochs": 3, "deep_n": 60_000, "fit_n": 60_000,

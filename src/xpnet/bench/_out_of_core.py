@@ -574,8 +574,13 @@ def _store_note(report: dict[str, Any]) -> str:
     return (
         f"The data are read from files: a Zarr group of {report['chunks']} uncompressed chunks "
         f"({how}); both Dask epochs read every chunk from it, so their rows/s include reading, "
-        "from the page cache or from disk (the data set is larger than memory: most of it is "
-        "not cached). The NumPy subset is read once into memory before its epochs. NumPy's "
+        + (
+            "from the page cache or from disk (the data set is larger than memory: most of it "
+            "is not cached). "
+            if report["data_bytes"] > report["machine_memory_bytes"]
+            else "here from the page cache (the data set fits in memory). "
+        )
+        + "The NumPy subset is read once into memory before its epochs. NumPy's "
         "figure is the faster of its default BLAS threads and one thread; the main process "
         "runs its steps with one BLAS thread while the workers use the cores. "
         f"Streamed epoch: {dask_['streamed_seconds_per_chunk']:.2f} s per chunk."

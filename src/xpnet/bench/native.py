@@ -478,3 +478,45 @@ def numpy_lecture_steps(X, y, params, *, steps, lr):
         W1 -= lr * (X.T @ da)
         b1 -= lr * da.sum(axis=0)
     return (W1, b1, W2, b2), loss
+
+
+def numpy_lecture_adam_steps(X, y, params, *, steps, lr):
+    """:func:`numpy_lecture_steps` with Adam (scikit-learn's formulas) for the update, in
+    place: what a loop of ``loss_and_grad`` and ``Adam.step`` computes."""
+    weights = [np.array(p, copy=True) for p in params]
+    W1, b1, W2, b2 = weights
+    moments = [np.zeros_like(p) for p in weights]
+    squares = [np.zeros_like(p) for p in weights]
+    n = X.shape[0]
+    rows = np.arange(n)
+    loss = 0.0
+    for t in range(1, steps + 1):
+        h = X @ W1
+        h += b1
+        np.maximum(h, 0, out=h)
+        z = h @ W2
+        z += b2
+        z -= z.max(axis=1, keepdims=True)
+        dz = np.exp(z)
+        sum_exp = dz.sum(axis=1, keepdims=True)
+        loss = (np.log(sum_exp).sum() - z[rows, y].sum()) / n
+        dz /= sum_exp
+        dz[rows, y] -= 1.0
+        dz /= n  # dJ/dz = (p - e_y) / n
+        dh = dz @ W2.T
+        dh *= h > 0
+        grads = (X.T @ dh, dh.sum(axis=0), h.T @ dz, dz.sum(axis=0))
+        rate = _adam_rate(lr, t)
+        for p, g, m1, m2 in zip(weights, grads, moments, squares):
+            m1 *= BETA1
+            m1 += (1.0 - BETA1) * g
+            m2 *= BETA2
+            g *= g
+            g *= 1.0 - BETA2
+            m2 += g
+            denom = np.sqrt(m2)
+            denom += EPS
+            np.divide(m1, denom, out=denom)
+            denom *= rate
+            p -= denom
+    return tuple(weights), loss
