@@ -143,7 +143,36 @@ class BackendParser:
                 if absent:
                     hints = ", ".join(f"{name} ({install_hint(name)})" for name in absent[0])
                     region.evaluator = SkipParser.skipper(f"needs {hints}")
+                else:
+                    region.evaluator = _keeping_generators(region.evaluator)
                 yield region
+
+
+def _keeping_generators(evaluator: Callable[[Example], Any]) -> Callable[[Example], Any]:
+    """``evaluator`` run with Python's and NumPy's global random generators as the page's
+    previous example left them.
+
+    pytest-randomly reseeds them before each test so that tests do not depend on each
+    other's draws; a page's examples are one session though (``np.random.seed(42)`` in one
+    example, ``np.random.randint`` in the next).
+    """
+
+    def evaluate(example: Example) -> Any:
+        import random
+
+        import numpy as np
+
+        states = example.document.namespace.setdefault("__generators__", {})
+        if states:
+            random.setstate(states["random"])
+            np.random.set_state(states["numpy"])  # noqa: NPY002 (the page's own generator)
+        try:
+            return evaluator(example)
+        finally:
+            states["random"] = random.getstate()
+            states["numpy"] = np.random.get_state()  # noqa: NPY002
+
+    return evaluate
 
 
 class SkipParser:
