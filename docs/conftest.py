@@ -236,18 +236,27 @@ pytest_collect_file = SybilCollection(_sybil(name) for name in xpnet.BACKENDS).p
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each page's examples in the page's order, wherever a random order put the pages.
+    """Each page's examples together and in the page's order, wherever a random order put
+    the page.
 
-    The examples of a page build on each other (a name made in one is used in the next),
-    so pytest-randomly's shuffle, which runs first, keeps the places it gave the page's
-    examples but they are filled in page order again; pages and tests stay shuffled.
+    The examples of a page build on each other (a name made in one is used in the next,
+    a backend registered and then unregistered), so after pytest-randomly's shuffle, which
+    runs first, each page (per backend) runs as one block, at the place of its first example;
+    the pages and the tests stay shuffled.
     """
-    places: dict[int, list[int]] = {}
-    for i, item in enumerate(items):
+    pages: dict[int, list[pytest.Item]] = {}
+    for item in items:
         example = getattr(item, "example", None)
         if example is not None and getattr(example, "document", None) is not None:
-            places.setdefault(id(example.document), []).append(i)
-    for indices in places.values():
-        in_page_order = sorted((items[i] for i in indices), key=lambda it: it.example.start)
-        for i, item in zip(indices, in_page_order):
-            items[i] = item
+            pages.setdefault(id(example.document), []).append(item)
+    if not pages:
+        return
+    ordered: list[pytest.Item] = []
+    for item in items:
+        example = getattr(item, "example", None)
+        page = pages.pop(id(example.document), None) if example is not None else None
+        if example is None or getattr(example, "document", None) is None:
+            ordered.append(item)
+        elif page is not None:
+            ordered += sorted(page, key=lambda it: it.example.start)
+    items[:] = ordered
