@@ -32,6 +32,8 @@ from array_api_compat import (
     to_device,
 )
 
+from ._typing import Array, Namespace
+
 __all__ = [
     "ARRAY_TYPES",
     "HOST_ONLY_TYPES",
@@ -53,9 +55,6 @@ __all__ = [
     "size",
     "to_device",
 ]
-
-Array = Any
-Namespace = Any
 
 
 #: The namespace of each array type met so far: one dict lookup per array on later calls,

@@ -33,10 +33,8 @@ from typing import Any
 import numpy as np
 
 from ._optional import optional_import
+from ._typing import Array, Namespace
 from ._validation import fold_check
-
-Array = Any
-Namespace = Any
 
 
 def is_dask(x: Any) -> bool:

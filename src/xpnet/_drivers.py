@@ -28,10 +28,9 @@ from ._compat import (
     is_torch_namespace,
 )
 from ._optional import optional_import
+from ._typing import Array, Namespace
 from .backends import asarray, to_numpy
 
-Array = Any
-Namespace = Any
 Step = Callable[..., tuple[Any, Array, Array]]
 #: ``run(params, X, y, order, size, lrs, weights) -> (params, loss_sum, hits)``: one epoch.
 #: ``order``: a sample order (NumPy indices), a Dask ``ChunkOrder``, or None (as stored);

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from ._optional import optional_import
+from ._typing import Array
 
-Array = Any
 Step = Callable[..., Any]
 
 #: The name of the mesh axis the samples are split along.
@@ -105,15 +105,6 @@ def check_divisible(n: int, batch_size: int | None, devices: tuple[Any, ...]) ->
             f"batch_size: {batch_size} is not divisible by the {count} devices; each device "
             "takes an equal share of every minibatch"
         )
-
-
-def place(X: Array, y: Array, params: Any, devices: tuple[Any, ...]) -> tuple[Array, Array, Any]:
-    """``X`` and ``y`` split by rows over ``devices``, every array of ``params`` replicated."""
-    jax = optional_import("jax")
-
-    rows, replicated = shardings(devices)
-    X, y = jax.device_put((X, y), rows)
-    return X, y, jax.device_put(params, replicated)
 
 
 @functools.cache

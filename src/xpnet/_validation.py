@@ -360,15 +360,6 @@ def check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    """``value`` is one of the strings ``choices``."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name}: expected one of {list(choices)}, got {type(value).__name__}")
-    if value not in choices:
-        raise ValueError(f"{name}: unknown value {value!r}; use one of {list(choices)}")
-    return value
-
-
 def check_value_range(
     x: Array, name: str, *, low: float, high: float | None, what: str, xp: Namespace
 ) -> None:

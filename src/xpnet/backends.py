@@ -31,6 +31,7 @@ import numpy as np
 from . import _compat
 from ._compat import array_namespace, is_array_api_obj, namespace_name
 from ._optional import optional_import
+from ._typing import Array, Namespace
 
 __all__ = [
     "BACKENDS",
@@ -49,8 +50,6 @@ __all__ = [
     "unregister",
 ]
 
-Array = Any
-Namespace = Any
 
 #: The entry-point group that third-party packages list their backends under.
 ENTRY_POINT_GROUP = "xpnet.backends"

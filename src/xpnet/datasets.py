@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _validation as check
 from ._optional import optional_import
+from ._typing import Array
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
 
 __all__ = [
@@ -22,8 +23,6 @@ __all__ = [
     "open_zarr",
     "save_zarr",
 ]
-
-Array = Any
 
 
 def _place(

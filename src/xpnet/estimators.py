@@ -52,6 +52,7 @@ from ._compat import (
     namespace_name,
 )
 from ._engine import Engine, EpochResult, Step, reported_loss
+from ._typing import Array, Namespace
 from .backends import asarray, jax_x64_enabled, to_numpy
 from .losses import LOSSES
 from .losses import output as _output_function
@@ -82,8 +83,6 @@ except ImportError:  # an older scikit-learn: the estimators work, set_callbacks
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-Array = Any
-Namespace = Any
 Layers = tuple[Layer, ...]
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import HOST_ONLY_TYPES, array_namespace, device
+from ._typing import Array, Namespace
 from .backends import default_float_dtype, resolve_dtype
 
 __all__ = [
@@ -33,9 +34,6 @@ __all__ = [
     "relu_grad",
     "softmax",
 ]
-
-Array = Any
-Namespace = Any
 
 
 # --- ReLU: h = relu(a) = max(0, a), relu'(a) = 1[a > 0] = 1[h > 0] -------------------------

@@ -15,12 +15,12 @@ import numpy as np
 from . import _validation as check
 from ._compat import device, is_jax_namespace, is_torch_namespace, namespace_name
 from ._optional import optional_import
+from ._typing import Array
 from .backends import to_numpy
 from .mlp import Layer, _check_model, _leaves, _like, _mean_loss
 
 __all__ = ["autograd_grad", "max_relative_error", "mean_loss", "numerical_grad"]
 
-Array = Any
 Model = Any
 
 

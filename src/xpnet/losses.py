@@ -26,12 +26,10 @@ from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import array_namespace, is_dask_array
+from ._typing import Array, Namespace
 from .functional import _log_softmax, _logistic, _one_hot, _one_hot_mask
 
 __all__ = ["LOSSES", "Loss", "loss_grad", "loss_value"]
-
-Array = Any
-Namespace = Any
 
 
 # --- each loss: its (weighted) sum and its output, from one pass over z ----------------------

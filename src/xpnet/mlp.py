@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 from . import _validation as check
 from ._compat import array_namespace, device
 from ._rng import draw_layers
+from ._typing import Array, Namespace
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
 from .functional import Activation, get_activation
 from .losses import (
@@ -66,9 +67,6 @@ __all__ = [
     "predict",
     "predict_proba",
 ]
-
-Array = Any
-Namespace = Any
 
 
 class Params(NamedTuple):
@@ -219,13 +217,6 @@ def _namespace_of(backend: Any, name: str) -> Namespace:
 
 
 # --- the two forms of parameters ----------------------------------------------------------
-
-
-def _as_layers(params: Model) -> Layers:
-    """The layers of ``params`` (the lecture's Params become two layers); no checks."""
-    if isinstance(params, Params):
-        return (Layer(params.W1, params.b1), Layer(params.W2, params.b2))
-    return params
 
 
 def _like(layers: Layers, params: Model) -> Model:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._compat import device
 from ._optional import optional_import
+from ._typing import Array
 from .backends import asarray, backend_name, to_numpy
 from .mlp import Params, _leaves, predict
 from .training import History
@@ -36,7 +37,6 @@ __all__ = [
     "save_training_plot",
 ]
 
-Array = Any
 
 #: Colours of the classes (and of the backends in overlaid curves): matplotlib's tab10.
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")

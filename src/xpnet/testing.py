@@ -33,6 +33,7 @@ import numpy as np
 
 from ._drivers import _EagerEpoch, epoch_runner
 from ._engine import Step
+from ._typing import Array
 from .backends import asarray, backend_name, namespace, resolve_dtype, to_numpy
 from .functional import cross_entropy, cross_entropy_grad, log_softmax, softmax
 from .gradcheck import autograd_grad, max_relative_error, numerical_grad
@@ -52,7 +53,6 @@ from .training import History, train
 
 __all__ = ["CHECKS", "CheckResult", "format_results", "run_checks"]
 
-Array = Any
 
 #: Tolerances per dtype: float32 rounds at about 6e-8, float64 at about 1e-16.
 TOLERANCES = {
