@@ -188,7 +188,10 @@ def test_targets_and_table(quick_report: tuple[dict, str]) -> None:
     assert "iris: sklearn / xpnet, numpy" in whats
     bounds = {t["what"]: t["target"] for t in report["targets"]}
     assert bounds["deep: xpnet / native, numpy"] == "<= 1.1"
-    assert bounds["deep: xpnet / native, torch"] == "<= 1.15"
+    if "torch" in xpnet.available_backends():  # the torch target exists where torch runs
+        assert bounds["deep: xpnet / native, torch"] == "<= 1.15"
+    else:
+        assert "deep: xpnet / native, torch" not in bounds
     assert bounds["deep: sklearn / xpnet, numpy"] == ">= 1.3"
     assert bounds["deep: sklearn / xpnet, best"] == ">= 2.0"
     assert bounds["loop: loss_and_grad + sgd_step / native, numpy"] == "<= 1.5"

@@ -144,6 +144,7 @@ def test_set_callbacks_refuses_what_is_no_callback() -> None:
 
 
 def test_progress_bar_runs_inside_a_grid_search(capsys) -> None:
+    pytest.importorskip("rich", reason="scikit-learn's ProgressBar needs rich (the oracles extra)")
     from sklearn.model_selection import GridSearchCV
 
     X, y, _, _ = _iris()
