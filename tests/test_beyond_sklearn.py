@@ -122,12 +122,12 @@ def test_regressor_validation_score_is_r2(to_xp) -> None:
 callback = pytest.importorskip("sklearn.callback", reason="needs scikit-learn >= 1.9")
 
 
-def test_scoring_monitor_records_a_score_per_epoch() -> None:
+def test_scoring_monitor_records_a_score_per_epoch(to_xp) -> None:
     X, y, _, _ = _iris()
     monitor = callback.ScoringMonitor(scoring="accuracy")
     options = dict(hidden_layer_sizes=(5,), random_state=0, learning_rate_init=0.05)
     clf = xpnet.MLPClassifier(max_iter=4, **options)
-    clf.set_callbacks(monitor).fit(X, y)
+    clf.set_callbacks(monitor).fit(to_xp(X), to_xp(y))
     entries = [e for e in monitor.get_logs().data if e["task_name"] == "epoch"]
     assert [e["task_id"] for e in entries] == [0, 1, 2, 3]
     for k, entry in enumerate(entries, start=1):  # the model after k epochs, scored on X
@@ -173,3 +173,15 @@ def test_validation_rows_go_through_a_pipeline_scaler() -> None:
     )
     assert pipe[-1].validation_scores_ == direct.validation_scores_
     assert pipe[-1].validation_loss_curve_ == direct.validation_loss_curve_
+
+
+def test_callbacks_inside_a_pipeline() -> None:
+    from sklearn.pipeline import make_pipeline
+
+    X, y, _, _ = _iris()
+    monitor = callback.ScoringMonitor(scoring="accuracy")
+    clf = xpnet.MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    pipe = make_pipeline(StandardScaler(), clf.set_callbacks(monitor)).fit(X * 3 + 1, y)
+    epochs = [e for e in monitor.get_logs().data if e["task_name"] == "epoch"]
+    assert len(epochs) == 3
+    assert pipe[-1].n_iter_ == 3
