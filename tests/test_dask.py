@@ -334,7 +334,8 @@ def test_make_classification_dask_bad_arguments(kwargs, message) -> None:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
+def cluster() -> Iterator[Any]:
+    """Two worker processes, started once for the module (seconds to start)."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
         n_workers=2,
@@ -345,10 +346,18 @@ def client() -> Iterator[Any]:
         silence_logs=40,
     )
     try:
-        with distributed.Client(cluster) as client:
-            yield client
+        yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def client(cluster: Any) -> Iterator[Any]:
+    """A client of the cluster, the default scheduler for one test only: in a random order,
+    the module's other tests run between, on Dask's own threads."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(cluster) as client:
+        yield client
 
 
 def slow_chunk(seed: int, index: int, rows: int, delay: float) -> tuple[np.ndarray, np.ndarray]:

@@ -244,6 +244,7 @@ def test_make_figures_script_writes_every_picture(tmp_path: Path) -> None:
         "optimizers.png",
         "train-plot.png",
         "estimator-loss-curves.png",
+        "validation-curves.png",
     }
     assert written == expected
     committed = {p.name for p in (DOCS / "img").glob("*.png")}

@@ -88,10 +88,10 @@ def test_the_compiled_step_all_reduces_the_gradients(problem) -> None:
     jnp = xpnet.namespace("jax")
     Xs, ys, _, placed = _sharding.data_parallel(X, y, params, devices=devices, batch_size=8)
     sharded = _jax_compiled(_sharding.sharded_step(step, placed), jnp)[0]
-    args = (_sharding.replicate(carry, placed), Xs, ys, batch, 0.1)
+    args = (_sharding.replicate(carry, placed), Xs, ys, None, batch, 0.1)  # no weights
     assert "all-reduce" in sharded.lower(*args).compile().as_text()
     single = _jax_compiled(step, jnp)[0]
-    assert "all-reduce" not in single.lower(carry, X, y, batch, 0.1).compile().as_text()
+    assert "all-reduce" not in single.lower(carry, X, y, None, batch, 0.1).compile().as_text()
 
 
 EIGHT_DEVICES = textwrap.dedent(
