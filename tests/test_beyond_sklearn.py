@@ -185,3 +185,26 @@ def test_callbacks_inside_a_pipeline() -> None:
     epochs = [e for e in monitor.get_logs().data if e["task_name"] == "epoch"]
     assert len(epochs) == 3
     assert pipe[-1].n_iter_ == 3
+
+
+def test_with_an_older_scikit_learn_set_callbacks_names_the_version() -> None:
+    """Without sklearn.callback (scikit-learn < 1.9) the estimators fit, and set_callbacks
+    says which version it needs."""
+    import subprocess
+    import sys
+
+    code = (
+        # scikit-learn 1.9 itself imports its callbacks: load what xpnet needs of it, then
+        # make sklearn.callback unimportable, as in an older scikit-learn
+        "import sys, sklearn.metrics, sklearn.model_selection, sklearn.preprocessing\n"
+        "import sklearn.utils.class_weight, sklearn.utils.metaestimators\n"
+        "sys.modules['sklearn.callback'] = None\n"
+        "import numpy as np, xpnet, warnings; warnings.simplefilter('ignore')\n"
+        "X = np.random.default_rng(0).standard_normal((30, 3)); y = np.arange(30) % 2\n"
+        "clf = xpnet.MLPClassifier(max_iter=3).fit(X, y)\n"
+        "try:\n    clf.set_callbacks(object())\n"
+        "except ImportError as exc:\n    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "scikit-learn 1.9" in result.stdout
