@@ -216,6 +216,21 @@ def _jax_compiled(step: Step, xp: Namespace) -> tuple[Callable[..., Any], ...]:
     return jax.jit(gather_step), jax.jit(scan_epoch), jax.jit(full_batch_epochs)
 
 
+def _one_epoch_deep() -> Callable[[tuple[Any, Array, Array]], tuple[Any, Array, Array]]:
+    """``finished(result)``: waits for the epoch before ``result``'s, then returns it (JAX
+    dispatches asynchronously: the host prepares an epoch while the device runs the last)."""
+    jax = optional_import("jax")
+    previous: list[Any] = []
+
+    def finished(result: tuple[Any, Array, Array]) -> tuple[Any, Array, Array]:
+        if previous:
+            jax.block_until_ready(previous.pop())
+        previous.append(result[1])
+        return result
+
+    return finished
+
+
 def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
     jax = optional_import("jax")
 
@@ -223,13 +238,7 @@ def _jax_runner(step: Step, xp: Namespace, *, per_step: bool) -> EpochRunner:
     # JAX dispatches asynchronously. Each epoch first waits for the previous one, so the
     # host prepares an epoch while the device runs the last (a pipeline one epoch deep) and
     # an epoch's wall time, measured by ``train``, is the real time per epoch.
-    previous: list[Any] = []
-
-    def _finished(result: tuple[Any, Array, Array]) -> tuple[Any, Array, Array]:
-        if previous:
-            jax.block_until_ready(previous.pop())
-        previous.append(result[1])
-        return result
+    _finished = _one_epoch_deep()
 
     def run(
         params: Any,
@@ -343,10 +352,9 @@ def _jax_fixed_shape_runner(step: Step, xp: Namespace) -> EpochRunner:
     zero-weight rows, the steps after it switched off. Compiled once per (row bucket,
     features, batch size, step bucket): cross-validation folds share one compilation.
     """
-    jax = optional_import("jax")
     epoch = _jax_padded_epoch(step, xp)
     padded: dict[str, Any] = {}
-    previous: list[Any] = []
+    finished = _one_epoch_deep()
 
     def pad(a: Array | None, rows: int) -> Array | None:
         if a is None or a.shape[0] == rows:
@@ -390,11 +398,7 @@ def _jax_fixed_shape_runner(step: Step, xp: Namespace) -> EpochRunner:
             np.arange(total) < steps,
             rates,
         )
-        result = epoch(params, Xp, yp, wp, batches)
-        if previous:
-            jax.block_until_ready(previous.pop())
-        previous.append(result[1])
-        return result
+        return finished(epoch(params, Xp, yp, wp, batches))
 
     run.pipelined = True  # type: ignore[attr-defined]
     return run

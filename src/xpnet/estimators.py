@@ -238,14 +238,9 @@ class _Data(NamedTuple):
     xp: Namespace
 
 
-def _is_sparse(X: Any) -> bool:
-    """A SciPy sparse matrix or array (CSR, CSC, ...)."""
-    return _drivers.is_sparse(X)
-
-
 def _place_of(X: Any) -> Any:
     """The device of ``X``; a SciPy sparse matrix lives on the host CPU, as NumPy's arrays."""
-    return "cpu" if _is_sparse(X) else device(X)
+    return "cpu" if _drivers.is_sparse(X) else device(X)
 
 
 def _on_backend(X: Any) -> bool:
@@ -320,7 +315,11 @@ class _Progress:
         self.estimator, self.X, self.y = estimator, X, y
         self.context = None
         self.epoch: Any = None
-        if _HAS_CALLBACKS:
+        # contexts only where a callback may listen: its own, or a meta-estimator's
+        watched = getattr(estimator, "_skl_callbacks", None) or hasattr(
+            estimator, "_parent_callback_ctx"
+        )
+        if _HAS_CALLBACKS and watched:
             self.context = estimator._init_callback_context(max_subtasks=subtasks)
             self.context.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
 
@@ -416,7 +415,9 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
                     dtype=(np.float64, np.float32),
                     accept_sparse=["csr", "csc"],
                 )
-            if _is_sparse(X):  # SciPy sparse: rows taken a batch at a time, never densified
+            if _drivers.is_sparse(
+                X
+            ):  # SciPy sparse: rows taken a batch at a time, never densified
                 return X.tocsr(), array_namespace(np.zeros(0))
             return X, array_namespace(X)
         if getattr(X, "layout", None) is not None and "strided" not in str(X.layout):
@@ -1024,7 +1025,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
                 Layer(*(asarray(a, backend=xp, device=_place_of(X), dtype=dtype) for a in layer))
                 for layer in layers
             )
-        if _is_sparse(X):
+        if _drivers.is_sparse(X):
             X = X.astype(_numpy_dtype(xp, layers[0].W.dtype), copy=False)
         else:
             X = xp.astype(X, layers[0].W.dtype, copy=False)
