@@ -284,35 +284,16 @@ def _regressor(model: Any, layers: tuple[Layer, ...], X: Array, *, ndx: Namespac
 
 # --- a Pipeline's scalers ---------------------------------------------------------------------
 
-#: The scikit-learn scalers a Pipeline may hold before its estimator (those xpnet.save saves).
-SCALERS = ("StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler")
-
 
 def _scalers(model: Any) -> list[Any]:
     """The fitted scalers before the estimator of a Pipeline (checked); [] for anything else."""
-    from sklearn import preprocessing
     from sklearn.pipeline import Pipeline
 
-    from .estimators import MLPClassifier, MLPRegressor
+    from .io import pipeline_steps
 
     if not isinstance(model, Pipeline):
         return []
-    *steps, (_, final) = model.steps
-    if not isinstance(final, (MLPClassifier, MLPRegressor)):
-        raise TypeError(
-            "model: the last step of the Pipeline must be an xpnet MLPClassifier or "
-            f"MLPRegressor, got {type(final).__name__}"
-        )
-    for name, step in steps:
-        kind = type(step).__name__
-        if kind not in SCALERS or type(step) is not getattr(preprocessing, kind):
-            raise TypeError(
-                f"model: step {name!r} of the Pipeline is {kind}; the export takes the "
-                f"scalers {', '.join(SCALERS)} before the estimator"
-            )
-        if not hasattr(step, "n_features_in_"):
-            raise ValueError(f"model: step {name!r} of the Pipeline is not fitted; fit it first")
-    return [step for _, step in steps]
+    return [step for _, step in pipeline_steps(model, taker="the export")[:-1]]
 
 
 def _scale(X: Array, scaler: Any, *, dtype: str, ndx: Namespace) -> Array:

@@ -127,7 +127,7 @@ def save(path: str | os.PathLike[str], model: Any, /) -> Path:
         document.update(_estimator_document(model, tensors))
     elif _is_pipeline(model):
         document["kind"] = "Pipeline"
-        *scalers, (name, final) = _pipeline_steps(model)
+        *scalers, (name, final) = pipeline_steps(model)
         document["steps"] = [
             _scaler_document(step_name, step, i, tensors)
             for i, (step_name, step) in enumerate(scalers)
@@ -190,8 +190,9 @@ def _is_pipeline(model: Any) -> bool:
     return isinstance(model, Pipeline)
 
 
-def _pipeline_steps(pipeline: Any) -> list[tuple[str, Any]]:
-    """The steps of a Pipeline that can be saved: scalers, then a fitted xpnet estimator."""
+def pipeline_steps(pipeline: Any, *, taker: str = "xpnet.save") -> list[tuple[str, Any]]:
+    """The steps of a Pipeline that xpnet can save or export: scalers, then a fitted xpnet
+    estimator (a ``TypeError`` or ``ValueError`` otherwise; ``taker`` names who refuses)."""
     from sklearn import preprocessing
 
     from .estimators import MLPClassifier, MLPRegressor
@@ -207,8 +208,9 @@ def _pipeline_steps(pipeline: Any) -> list[tuple[str, Any]]:
         kind = type(step).__name__
         if kind not in SCALERS or type(step) is not getattr(preprocessing, kind):
             raise TypeError(
-                f"model: step {name!r} of the Pipeline is {kind}; xpnet.save takes the "
-                f"scalers {', '.join(SCALERS)} before the estimator (no pickle)"
+                f"model: step {name!r} of the Pipeline is {kind}; {taker} takes the "
+                f"scalers {', '.join(SCALERS)} before the estimator"
+                + (" (no pickle)" if taker == "xpnet.save" else "")
             )
         if not hasattr(step, "n_features_in_"):
             raise ValueError(f"model: step {name!r} of the Pipeline is not fitted; fit it first")
