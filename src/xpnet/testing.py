@@ -552,6 +552,22 @@ def run_checks(
     return results
 
 
+#: The columns of a table of :class:`CheckResult` (:func:`format_results`, ``xpnet check``).
+RESULT_HEADER = ("check", "result", "worst error", "tolerance", "s", "detail")
+
+
+def result_cells(result: CheckResult) -> tuple[str, ...]:
+    """One row of the results table, as text (blank where a number does not apply)."""
+    return (
+        result.name,
+        result.status,
+        "" if math.isnan(result.error) else f"{result.error:.1e}",
+        "" if math.isnan(result.tolerance) else f"{result.tolerance:.0e}",
+        "" if math.isnan(result.seconds) else f"{result.seconds:.1f}",
+        result.detail,
+    )
+
+
 def format_results(results: Sequence[CheckResult]) -> str:
     """The results as a table: check, result, worst error, tolerance, seconds, detail.
 
@@ -562,18 +578,8 @@ def format_results(results: Sequence[CheckResult]) -> str:
     >>> print(xpnet.testing.format_results(results).splitlines()[0])
     check             result  worst error  tolerance  s    detail
     """
-    rows = [
-        (
-            r.name,
-            r.status,
-            "" if math.isnan(r.error) else f"{r.error:.1e}",
-            "" if math.isnan(r.tolerance) else f"{r.tolerance:.0e}",
-            "" if math.isnan(r.seconds) else f"{r.seconds:.1f}",
-            r.detail,
-        )
-        for r in results
-    ]
-    header = ("check", "result", "worst error", "tolerance", "s", "detail")
+    rows = [result_cells(r) for r in results]
+    header = RESULT_HEADER
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     widths[-1] = len(header[-1])  # the last column is not padded
     lines = [header, tuple("-" * w for w in widths), *rows]

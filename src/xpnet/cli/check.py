@@ -7,15 +7,12 @@ backend, device or dtype cannot be used at all (one line, before any check runs)
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from typing import Any
 
 from ._options import add_placement, check_placement, resolve_backend, threads
 
 __all__ = ["add_parser", "run"]
-
-_HEADER = ("check", "result", "worst error", "tolerance", "s", "detail")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -35,22 +32,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the checks of ``args``, printing each row as it ends; 0 if all pass, else 1."""
-    from ..testing import CHECKS, run_checks
+    from ..testing import CHECKS, RESULT_HEADER, result_cells, run_checks
 
     backend = resolve_backend(args.backend)
     check_placement(backend, args.device, args.dtype)
     device = args.device or "default device"
     print(f"xpnet check: backend {backend}, {device}, {args.dtype}", flush=True)
-    widths = [max(len(_HEADER[0]), *map(len, CHECKS)), 6, 11, 9, 5]
-    print(_row(_HEADER, widths))
-    print(_row(tuple("-" * w for w in [*widths, len(_HEADER[-1])]), widths), flush=True)
+    widths = [max(len(RESULT_HEADER[0]), *map(len, CHECKS)), 6, 11, 9, 5]
+    print(_row(RESULT_HEADER, widths))
+    print(_row(tuple("-" * w for w in [*widths, len(RESULT_HEADER[-1])]), widths), flush=True)
     start = time.perf_counter()
     results = []
     with threads(args.threads, backend):
         for name in CHECKS:
             (result,) = run_checks(backend, device=args.device, dtype=args.dtype, checks=[name])
             results.append(result)
-            print(_row(_cells(result), widths), flush=True)
+            print(_row(result_cells(result), widths), flush=True)
     failed = [r.name for r in results if not r.passed]
     skipped = sum(r.skipped for r in results)
     passed = len(results) - len(failed) - skipped
@@ -60,17 +57,6 @@ def run(args: argparse.Namespace) -> int:
         + (f"; failed: {', '.join(failed)}" if failed else "")
     )
     return 1 if failed else 0
-
-
-def _cells(result: Any) -> tuple[str, ...]:
-    return (
-        result.name,
-        result.status,
-        "" if math.isnan(result.error) else f"{result.error:.1e}",
-        "" if math.isnan(result.tolerance) else f"{result.tolerance:.0e}",
-        "" if math.isnan(result.seconds) else f"{result.seconds:.1f}",
-        result.detail,
-    )
 
 
 def _row(cells: tuple[str, ...], widths: list[int]) -> str:
