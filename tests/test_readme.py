@@ -8,6 +8,7 @@ takes (plus JAX's float64 switch): the first example runs once per backend to ho
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import xpnet
+from xpnet._optional import install_hint
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -36,7 +38,7 @@ def _run(code: str, cwd: Path) -> None:
 def _needs(*backends: str) -> None:
     for name in backends:
         if name not in xpnet.available_backends():
-            pytest.skip(f"README example on {name!r}: not installed (pip install 'xpnet[{name}]')")
+            pytest.skip(f"README example on {name!r}: not installed ({install_hint(name)})")
 
 
 def test_the_readme_has_python_blocks() -> None:
@@ -68,3 +70,40 @@ def test_autograd_needs_torch_or_jax_as_the_readme_says(tmp_path: Path) -> None:
         "    raise AssertionError('autograd_grad on numpy did not raise')\n"
     )
     _run(code, tmp_path)
+
+
+def _command_line_block() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Command line") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_command_line_block_runs_as_written(tmp_path: Path) -> None:
+    """Each command of README's "Command line" block, in a folder holding the data.csv and
+    new.csv it names (iris with an id column and the label 'label')."""
+    import shlex
+
+    from sklearn.datasets import load_iris
+
+    commands = [shlex.split(line, comments=True) for line in _command_line_block()]
+    needed = {"jax", "torch"} & {word for command in commands for word in command}
+    _needs(*sorted(needed))
+    if not importlib.util.find_spec("ndonnx"):
+        pytest.skip("the export command needs ndonnx (pip install 'xpnet[onnx]')")
+    iris = load_iris()
+    header = "id," + ",".join(f"f{i}" for i in range(4))
+    rows = [f"{i}," + ",".join(map(str, x)) for i, x in enumerate(iris.data)]
+    labelled = "".join(f"{r},{iris.target_names[t]}\n" for r, t in zip(rows, iris.target))
+    (tmp_path / "data.csv").write_text(header + ",label\n" + labelled, encoding="utf-8")
+    (tmp_path / "new.csv").write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    for command in commands:
+        assert command[:3] == ["python", "-m", "xpnet"], command
+        result = subprocess.run(
+            [sys.executable, *command[1:]], cwd=tmp_path, capture_output=True, text=True,
+            timeout=900,
+        )  # fmt: skip
+        assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-2000:])
+    assert (tmp_path / "predictions.csv").exists()
+    assert (tmp_path / "model.onnx").exists()
