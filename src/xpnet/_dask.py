@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._optional import optional_import
-from ._typing import Array, Namespace
+from ._typing import Array, Namespace, tree_leaves, tree_rebuild
 from ._validation import fold_check
 
 
@@ -285,40 +285,27 @@ def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
 # --- parameters: small pytrees of arrays, moved between Dask and the host -------------------
 
 
-def _leaves(tree: Any) -> list[Any]:
-    if isinstance(tree, tuple):
-        return [leaf for item in tree for leaf in _leaves(item)]
-    return [tree]
-
-
-def _rebuild(tree: Any, leaves: Iterator[Any]) -> Any:
-    if isinstance(tree, tuple):
-        items = [_rebuild(item, leaves) for item in tree]
-        return type(tree)(*items) if hasattr(tree, "_fields") else type(tree)(items)
-    return next(leaves)
-
-
 def persist_tree(*trees: Any) -> tuple[Any, ...]:
     """``dask.persist`` of every array in nested tuples (NamedTuples kept), in one call."""
     dask = optional_import("dask")
 
-    leaves = dask.persist(*(leaf for tree in trees for leaf in _leaves(tree)))
+    leaves = dask.persist(*(leaf for tree in trees for leaf in tree_leaves(tree)))
     it = iter(leaves)
-    return tuple(_rebuild(tree, it) for tree in trees)
+    return tuple(tree_rebuild(tree, it) for tree in trees)
 
 
 def to_host_tree(tree: Any) -> Any:
     """The tree with every Dask array computed into NumPy (one ``dask.compute``)."""
     dask = optional_import("dask")
 
-    return _rebuild(tree, iter(dask.compute(*_leaves(tree))))
+    return tree_rebuild(tree, iter(dask.compute(*tree_leaves(tree))))
 
 
 def from_host_tree(tree: Any) -> Any:
     """The tree with every NumPy array wrapped as a one-chunk Dask array."""
     da = optional_import("dask.array")
 
-    return _rebuild(tree, iter(da.from_array(np.asarray(leaf)) for leaf in _leaves(tree)))
+    return tree_rebuild(tree, iter(da.from_array(np.asarray(leaf)) for leaf in tree_leaves(tree)))
 
 
 # --- the epoch runner -----------------------------------------------------------------------

@@ -63,7 +63,7 @@ def epoch_runner(
         return _jax_runner(step, xp, per_step=mode == "jit")
     if is_torch_namespace(xp) and mode == "jit":
         return _torch_compiled_runner(step, xp)
-    return _EagerEpoch(step, xp)
+    return EagerEpoch(step, xp)
 
 
 def read_back(xp: Namespace, values: Sequence[Array]) -> list[float]:
@@ -94,7 +94,7 @@ def _take_fn(xp: Namespace) -> Callable[[Array, Array], Array]:
     return lambda x, idx: xp.take(x, idx, axis=0)
 
 
-class _EagerEpoch:
+class EagerEpoch:
     """A Python loop over the minibatches, calling the step on each (no compiler).
 
     Loop-invariant work is hoisted out of the steps: the one-hot targets of the whole data

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._drivers import epoch_runner
+from ._kernels import one_hot
+from ._network import l2_half, loss_sum_and_grad
 from ._sharding import sharded_step
 from ._typing import Array, Namespace
-from .functional import _one_hot
 from .losses import LOSSES
-from .mlp import _l2_half, _loss_sum_and_grad
 
 __all__ = ["Engine", "EpochResult", "Step", "reported_loss"]
 
@@ -70,7 +70,7 @@ def reported_loss(
         data_loss = xp.sum(sample_weight * per_sample) / total
     if alpha == 0:
         return data_loss
-    return data_loss + _l2_half(layers, alpha, xp=xp) / total
+    return data_loss + l2_half(layers, alpha, xp=xp) / total
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,8 @@ class Step:
         target = e_y
         if target is None:
             labels = spec.labels and y.ndim == 1
-            target = _one_hot(y, layers[-1].W.shape[1], dtype=X.dtype, xp=xp) if labels else y
-        result = _loss_sum_and_grad(
+            target = one_hot(y, layers[-1].W.shape[1], dtype=X.dtype, xp=xp) if labels else y
+        result = loss_sum_and_grad(
             X,
             target,
             layers,
@@ -156,7 +156,7 @@ class Step:
         k = carry[0][-1].W.shape[1]
         if n * k > max(n * d, 1 << 20):
             return None
-        return _one_hot(y, k, dtype=X.dtype, xp=xp)
+        return one_hot(y, k, dtype=X.dtype, xp=xp)
 
 
 def _hits(z: Array, y: Array, loss: str, *, xp: Namespace) -> Array:

@@ -52,11 +52,11 @@ from ._compat import (
     namespace_name,
 )
 from ._engine import Engine, EpochResult, Step, reported_loss
-from ._typing import Array, Namespace
+from ._network import forward_layers, mean_loss_and_grad
+from ._typing import Array, Layer, Namespace
 from .backends import asarray, jax_x64_enabled, to_numpy
 from .losses import LOSSES
 from .losses import output as _output_function
-from .mlp import Layer, _forward, _loss_and_grad
 from .optim import SGD, Adam, AdamState, SGDState
 
 try:  # scikit-learn >= 1.9: the callbacks API (ProgressBar, ScoringMonitor, ...)
@@ -159,7 +159,7 @@ def _network_output(activation: str, out_activation: str, xp: Namespace) -> Call
     spec = LOSSES[_CORE_LOSS[out_activation]]
 
     def output(layers: Layers, X: Array) -> Array:
-        _, z = _forward(X, layers, activation=activation, xp=xp)
+        _, z = forward_layers(X, layers, activation=activation, xp=xp)
         return _output_function(z, spec, xp=xp)
 
     return _drivers.compiled(output, xp)
@@ -200,7 +200,7 @@ def _objective(
     def objective(
         layers: Layers, X: Array, target: Array, sample_weight: Array | None
     ) -> tuple[Array, Layers]:
-        _, grads, output = _loss_and_grad(
+        _, grads, output = mean_loss_and_grad(
             X,
             target,
             layers,

@@ -24,10 +24,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._optional import optional_import
-from ._typing import Array, Namespace
+from ._typing import Array, Layer, Namespace, Params
 from .backends import to_numpy
 from .losses import get_loss
-from .mlp import Layer, Params, predict, predict_proba
+from .mlp import predict, predict_proba
 
 __all__ = ["export_onnx"]
 

@@ -1,9 +1,10 @@
 """The lecture's building blocks: ReLU, softmax, cross-entropy and their derivatives.
 
 Written once against the Array API standard: the namespace comes from the inputs.
-Public functions check their inputs and resolve ``xp``; the private ``_name``
-helpers take ``xp`` as a keyword and do only the math, so a training step can
-call them without paying for the checks again.
+Public functions check their inputs and resolve ``xp``; the kernels (the ``_name``
+helpers here, and :mod:`xpnet._kernels` for those other modules share) take ``xp`` as a
+keyword and do only the math, so a training step can call them without paying for the
+checks again.
 
 The elementwise math checks kinds, never values: a NaN in the input propagates to
 the output as it does in NumPy (``relu(nan)`` is ``nan``, a row of ``softmax``
@@ -16,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from . import _kernels as kernels
 from . import _validation as check
-from ._compat import HOST_ONLY_TYPES, array_namespace, device
+from ._compat import array_namespace, device
 from ._typing import Array, Namespace
 from .backends import default_float_dtype, resolve_dtype
 
@@ -95,13 +97,6 @@ def _tanh_from_output(h: Array, *, xp: Namespace) -> Array:
     return 1.0 - h * h  # tanh'(a) = 1 - tanh(a)^2
 
 
-def _logistic(a: Array, *, xp: Namespace) -> Array:
-    # 1 / (1 + exp(-a)) overflows exp for a << 0. As exp(-log(1 + e^-a)) with the stable
-    # logaddexp(0, -a) = log(1 + e^-a) it never does, and it stays one smooth expression,
-    # so autodiff oracles differentiate it correctly everywhere (no branch, no |a| kink).
-    return xp.exp(-xp.logaddexp(xp.zeros_like(a), -a))
-
-
 def _logistic_from_output(h: Array, *, xp: Namespace) -> Array:
     return h * (1.0 - h)  # sigma'(a) = sigma(a) (1 - sigma(a))
 
@@ -126,7 +121,7 @@ class Activation(NamedTuple):
 ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation("relu", _relu, _relu_from_output),
     "tanh": Activation("tanh", _tanh, _tanh_from_output),
-    "logistic": Activation("logistic", _logistic, _logistic_from_output),
+    "logistic": Activation("logistic", kernels.logistic, _logistic_from_output),
     "identity": Activation("identity", _identity, _identity_from_output),
 }
 
@@ -165,7 +160,7 @@ def logistic(x: Array, /) -> Array:
     """
     xp = array_namespace(x, names=("x",))
     check.check_floating(x, "x", xp=xp)
-    return _logistic(x, xp=xp)
+    return kernels.logistic(x, xp=xp)
 
 
 # --- softmax and log-softmax, shifted by the row max ------------------------------------
@@ -218,14 +213,7 @@ def log_softmax(z: Array, /, *, axis: int = -1) -> Array:
     axis = check.check_axis(axis, "axis", x=z, x_name="z")
     if 0 in tuple(z.shape):  # no slices at all: nothing to reduce (Dask's max would raise)
         return z + 0.0
-    return _log_softmax(z, axis=axis, xp=xp)
-
-
-def _log_softmax(z: Array, *, axis: int = -1, xp: Namespace) -> Array:
-    if 0 in z.shape:  # no rows: nothing to normalize (Dask cannot take the max of none)
-        return xp.zeros_like(z)
-    shifted = z - xp.max(z, axis=axis, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    return kernels.log_softmax(z, axis=axis, xp=xp)
 
 
 # --- one-hot: e_y by a broadcasting comparison, never eye[y] ----------------------------
@@ -259,33 +247,7 @@ def one_hot(y: Array, num_classes: int, /, *, dtype: Any = None) -> Array:
     check.check_label_values(y, "y", num_classes=num_classes, xp=xp)
     y = check.folded(y, check.check_label_values, name="y", num_classes=num_classes)
     target = resolve_dtype(xp, dtype) or default_float_dtype(xp, device(y))
-    return _one_hot(y, num_classes, dtype=target, xp=xp)
-
-
-def _one_hot(y: Array, num_classes: int, *, dtype: Any, xp: Namespace) -> Array:
-    return xp.astype(_one_hot_mask(y, num_classes, xp=xp), dtype)
-
-
-def _one_hot_mask(y: Array, num_classes: int, *, xp: Namespace) -> Array:
-    """``y[..., None] == arange(K)``: the one-hot rows as booleans."""
-    return y[..., None] == _classes(y, num_classes, xp=xp)
-
-
-#: ``arange(K)`` for host labels, by ``(type, dtype, K)``: made once, never handed out.
-_HOST_CLASSES: dict[tuple[Any, Any, int], Array] = {}
-
-
-def _classes(y: Array, num_classes: int, *, xp: Namespace) -> Array:
-    """``arange(K)`` in the dtype and on the device of the labels ``y``."""
-    if type(y) not in HOST_ONLY_TYPES:
-        return xp.arange(num_classes, dtype=y.dtype, device=device(y))
-    key = (type(y), y.dtype, num_classes)
-    classes = _HOST_CLASSES.get(key)
-    if classes is None:
-        if len(_HOST_CLASSES) > 64:
-            _HOST_CLASSES.clear()
-        classes = _HOST_CLASSES[key] = xp.arange(num_classes, dtype=y.dtype)
-    return classes
+    return kernels.one_hot(y, num_classes, dtype=target, xp=xp)
 
 
 # --- cross-entropy L(z, y) = -log softmax(z)_y and dJ/dz = (p - e_y) / n ------------------
@@ -331,7 +293,7 @@ def cross_entropy(z: Array, y: Array, /) -> Array:
 def _cross_entropy(z: Array, y: Array, *, xp: Namespace) -> Array:
     picked = xp.where(
         y[:, None] == xp.arange(z.shape[1], dtype=y.dtype, device=device(y)),
-        _log_softmax(z, axis=1, xp=xp),
+        kernels.log_softmax(z, axis=1, xp=xp),
         0.0,
     )
     return -xp.sum(picked) / z.shape[0]
@@ -357,5 +319,5 @@ def cross_entropy_grad(z: Array, y: Array, /) -> Array:
 
 
 def _cross_entropy_grad(z: Array, y: Array, *, xp: Namespace) -> Array:
-    e_y = _one_hot(y, z.shape[1], dtype=z.dtype, xp=xp)
+    e_y = kernels.one_hot(y, z.shape[1], dtype=z.dtype, xp=xp)
     return (_softmax(z, axis=1, xp=xp) - e_y) / z.shape[0]

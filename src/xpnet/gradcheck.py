@@ -12,23 +12,22 @@ from typing import Any
 
 import numpy as np
 
+from . import _network
 from . import _validation as check
 from ._compat import device, is_jax_namespace, is_torch_namespace, namespace_name
+from ._network import check_model
 from ._optional import optional_import
-from ._typing import Array
+from ._typing import Array, Layer, Model, like, named_leaves
 from .backends import to_numpy
-from .mlp import Layer, _check_model, _leaves, _like, _mean_loss
 
 __all__ = ["autograd_grad", "max_relative_error", "mean_loss", "numerical_grad"]
 
-Model = Any
-
 
 def _rebuild(params: Model, arrays: list[Array]) -> Model:
-    """Arrays (in the order of ``_leaves``) back in the form of ``params``."""
+    """Arrays (in the order of ``named_leaves``) back in the form of ``params``."""
     layers = tuple(Layer(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2))
     return (
-        _like(layers, params)
+        like(layers, params)
         if isinstance(params[0], tuple) or hasattr(params, "_fields")
         else tuple(arrays)
     )
@@ -48,8 +47,8 @@ def mean_loss(X: Array, y: Array, params: Model, /, **options: Any) -> Array:
     >>> xpnet.gradcheck.mean_loss(X, y, params).shape
     ()
     """
-    checked = _check_model(X, params, y, **options)
-    return _mean_loss(
+    checked = check_model(X, params, y, **options)
+    return _network.mean_loss(
         X,
         checked.target,
         checked.layers,
@@ -79,15 +78,15 @@ def numerical_grad(
     >>> xpnet.max_relative_error(numeric, manual) < 1e-6
     True
     """
-    checked = _check_model(X, params, y, **options)
+    checked = check_model(X, params, y, **options)
     eps = check.check_real(eps, "eps", low=0.0, strict=True)
     xp, dev = checked.xp, device(X)
-    arrays = _leaves(params)[0]
+    arrays = named_leaves(params)[0]
     alpha = float(options.get("alpha", 0.0))
 
     def loss_at(candidate: list[Array]) -> Array:
         layers = tuple(Layer(candidate[i], candidate[i + 1]) for i in range(0, len(candidate), 2))
-        return _mean_loss(
+        return _network.mean_loss(
             X,
             checked.target,
             layers,
@@ -121,9 +120,9 @@ def autograd_grad(X: Array, y: Array, params: Model, /, **options: Any) -> Model
     (NumPy, array-api-strict); use :func:`numerical_grad` there. ``options`` as for
     :func:`mean_loss`.
     """
-    checked = _check_model(X, params, y, **options)
+    checked = check_model(X, params, y, **options)
     xp = checked.xp
-    arrays = _leaves(params)[0]
+    arrays = named_leaves(params)[0]
     if is_torch_namespace(xp):
         torch = optional_import("torch")
 
@@ -173,7 +172,7 @@ def _flat(tree: Any, name: str) -> tuple[list[Array], list[str]]:
     """The arrays of ``tree`` (a list of arrays, Params or a tuple of Layer) and their names."""
     if isinstance(tree, list):
         return list(tree), [f"{name}[{i}]" for i in range(len(tree))]
-    return _leaves(tree, name)
+    return named_leaves(tree, name)
 
 
 def _host_pairs(a: Model, b: Model) -> list[tuple[np.ndarray, np.ndarray]]:

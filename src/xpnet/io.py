@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from . import _validation as check
-from ._compat import array_namespace, is_array_api_obj
-from .backends import _spec_named, asarray, jax_x64_enabled, to_numpy
-from .mlp import Layer, Params, _leaves
+from ._compat import array_namespace, is_array_api_obj, is_jax_namespace
+from ._typing import Layer, Params, named_leaves
+from .backends import asarray, jax_x64_enabled, namespace, to_numpy
 
 __all__ = ["load", "save"]
 
@@ -271,7 +271,7 @@ def _load_scaler(
 def _check_arrays(model: Any) -> None:
     """Every entry of Params or of a tuple of Layer is a real floating array, each weight
     matrix 2-D and each bias 1-D."""
-    arrays, names = _leaves(model, "model")
+    arrays, names = named_leaves(model, "model")
     for i, (array, name) in enumerate(zip(arrays, names)):
         xp = array_namespace(array, names=(name,))
         check.check_floating(array, name, ndim=1 if i % 2 else 2, xp=xp)
@@ -359,7 +359,7 @@ def load(
 
     def place(a: np.ndarray, *, weights: bool = True) -> Any:
         wanted = cast if weights and cast is not None and a.dtype.kind == "f" else None
-        on_jax = isinstance(target, str) and _spec_named(target, "backend").name == "jax"
+        on_jax = is_jax_namespace(namespace(target))
         if (wanted or a.dtype.name) == "float64" and on_jax and not jax_x64_enabled():
             raise ValueError(
                 "backend: the model is float64 but JAX's x64 mode is off; load it with "

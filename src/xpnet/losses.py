@@ -26,8 +26,15 @@ from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import array_namespace, is_dask_array
+from ._kernels import (
+    log_softmax,
+    logistic,
+    one_hot,
+    one_hot_mask,
+    summed_loss,
+    summed_loss_and_delta,
+)
 from ._typing import Array, Namespace
-from .functional import _log_softmax, _logistic, _one_hot, _one_hot_mask
 
 __all__ = ["LOSSES", "Loss", "loss_grad", "loss_value"]
 
@@ -45,12 +52,12 @@ def _total(terms: Array, weights: Array | None, *, xp: Namespace) -> Array:
 def _cross_entropy(
     z: Array, target: Array, weights: Array | None, *, xp: Namespace
 ) -> tuple[Array, Array]:
-    log_p = _log_softmax(z, axis=1, xp=xp)
+    log_p = log_softmax(z, axis=1, xp=xp)
     return -_total(target * log_p, weights, xp=xp), xp.exp(log_p)
 
 
 def _softmax(z: Array, *, xp: Namespace) -> Array:
-    return xp.exp(_log_softmax(z, axis=1, xp=xp))
+    return xp.exp(log_softmax(z, axis=1, xp=xp))
 
 
 def _binary_cross_entropy(
@@ -59,7 +66,7 @@ def _binary_cross_entropy(
     # -t log sigma(z) - (1 - t) log(1 - sigma(z)) = softplus(z) - t z, and
     # softplus(z) = logaddexp(0, z) neither overflows nor takes log(0).
     softplus = xp.logaddexp(xp.zeros_like(z), z)
-    return _total(softplus - target * z, weights, xp=xp), _logistic(z, xp=xp)
+    return _total(softplus - target * z, weights, xp=xp), logistic(z, xp=xp)
 
 
 def _squared_error(
@@ -105,7 +112,7 @@ class Loss(NamedTuple):
 LOSSES: dict[str, Loss] = {
     "cross_entropy": Loss("cross_entropy", _cross_entropy, "softmax", True, _softmax),
     "binary_cross_entropy": Loss(
-        "binary_cross_entropy", _binary_cross_entropy, "logistic", False, _logistic
+        "binary_cross_entropy", _binary_cross_entropy, "logistic", False, logistic
     ),
     "squared_error": Loss("squared_error", _squared_error, "identity", False, _identity),
     "poisson": Loss("poisson", _poisson, "exp", False, _exp),
@@ -145,8 +152,8 @@ def target_matrix(
         check.check_labels(y, name, n=n, num_classes=num_outputs, xp=xp, values=False)
         if is_dask_array(y):  # no values yet: checked in the graph, chunk by chunk
             y = check.folded(y, check.check_label_values, name=name, num_classes=num_outputs)
-            return _one_hot(y, num_outputs, dtype=dtype, xp=xp)
-        hot = _one_hot_mask(y, num_outputs, xp=xp)
+            return one_hot(y, num_outputs, dtype=dtype, xp=xp)
+        hot = one_hot_mask(y, num_outputs, xp=xp)
         check.check_one_hot_rows(hot, y, name, num_classes=num_outputs, xp=xp)
         return xp.astype(hot, dtype)
     check.check_array(y, name)
@@ -207,34 +214,6 @@ def sample_weights(
     return w
 
 
-# --- the mean loss and dJ/dz, shared by the network and the public functions below -----------
-
-
-def _loss_sum(
-    z: Array, target: Array, loss: Loss, *, weights: Array | None, xp: Namespace
-) -> tuple[Array, Any]:
-    """``(sum_i w_i L_i, n_w)``: the loss alone, without its gradient."""
-    loss_sum, _ = loss.evaluate(z, target, weights, xp=xp)
-    return loss_sum, (z.shape[0] if weights is None else xp.sum(weights))
-
-
-def _loss_sum_and_delta(
-    z: Array, target: Array, loss: Loss, *, weights: Array | None, xp: Namespace
-) -> tuple[Array, Array, Array, Any]:
-    """``(sum_i w_i L_i, dJ/dz, output, n_w)``: the weighted summed loss, the gradient of the
-    *mean* loss ``sum_i w_i L_i / n_w`` with respect to ``z``, the output, and ``n_w``
-    (``n``, or ``sum w``)."""
-    loss_sum, out = loss.evaluate(z, target, weights, xp=xp)
-    delta = out - target  # made here: scaled in place, no second temporary
-    if weights is None:
-        n_w: Any = z.shape[0]
-        delta /= n_w
-        return loss_sum, delta, out, n_w
-    n_w = xp.sum(weights)
-    delta *= weights[:, None] / n_w
-    return loss_sum, delta, out, n_w
-
-
 def _check_logits(z: Array, y: Array, sample_weight: Array | None, loss: Any) -> tuple:
     spec = get_loss(loss)
     # sample_weight=None means "no weights"; z and y must be arrays (None included).
@@ -277,8 +256,8 @@ def loss_value(
     Array(0.5, dtype=array_api_strict.float64)
     """
     spec, target, weights, xp = _check_logits(z, y, sample_weight, loss)
-    loss_sum, n_w = _loss_sum(z, target, spec, weights=weights, xp=xp)
-    return loss_sum / n_w
+    total, n_w = summed_loss(z, target, spec, weights=weights, xp=xp)
+    return total / n_w
 
 
 def loss_grad(
@@ -295,4 +274,4 @@ def loss_grad(
            [ 0.25]], dtype=array_api_strict.float64)
     """
     spec, target, weights, xp = _check_logits(z, y, sample_weight, loss)
-    return _loss_sum_and_delta(z, target, spec, weights=weights, xp=xp)[1]
+    return summed_loss_and_delta(z, target, spec, weights=weights, xp=xp)[1]

@@ -37,23 +37,15 @@ three new arrays per parameter instead of twelve).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from . import _validation as check
-from ._compat import array_namespace, device
+from ._compat import device
+from ._network import check_model, forward_layers, loss_sum_and_grad
 from ._rng import draw_layers
-from ._typing import Array, Namespace
+from ._typing import Array, Layer, Layers, Model, Namespace, Params, like
 from .backends import asarray, default_float_dtype, namespace, resolve_dtype
-from .functional import Activation, get_activation
-from .losses import (
-    Loss,
-    _loss_sum,
-    _loss_sum_and_delta,
-    get_loss,
-    output,
-    sample_weights,
-    target_matrix,
-)
+from .losses import Loss, output
 
 __all__ = [
     "Layer",
@@ -67,20 +59,6 @@ __all__ = [
     "predict",
     "predict_proba",
 ]
-
-
-class Params(NamedTuple):
-    """The network's parameters (or their gradients): an immutable tuple of four arrays.
-
-    ``W1`` has shape ``(d, H)``, ``b1`` ``(H,)``, ``W2`` ``(H, K)``, ``b2`` ``(K,)``.
-    Being a NamedTuple, it is a pytree that ``jax.jit`` and ``jax.grad`` accept
-    as it is.
-    """
-
-    W1: Array
-    b1: Array
-    W2: Array
-    b2: Array
 
 
 def init_params(
@@ -135,21 +113,6 @@ def init_params(
         init=init,
     )
     return Params(W1, b1, W2, b2)
-
-
-class Layer(NamedTuple):
-    """One affine layer ``a = h_in W + b``: ``W`` ``(fan_in, fan_out)``, ``b`` ``(fan_out,)``.
-
-    A network is a tuple of layers (one layer is softmax regression); like :class:`Params`
-    it is a pytree that ``jax.jit`` and ``jax.grad`` accept as it is.
-    """
-
-    W: Array
-    b: Array
-
-
-Layers = tuple[Layer, ...]
-Model = Any  # Params or a tuple of Layer
 
 
 def init_layers(
@@ -216,192 +179,6 @@ def _namespace_of(backend: Any, name: str) -> Namespace:
         raise
 
 
-# --- the two forms of parameters ----------------------------------------------------------
-
-
-def _like(layers: Layers, params: Model) -> Model:
-    """``layers`` in the form of ``params`` (Params or a tuple of Layer)."""
-    if isinstance(params, Params):
-        (W1, b1), (W2, b2) = layers
-        return Params(W1, b1, W2, b2)
-    return tuple(layers)
-
-
-def _leaves(params: Model, name: str = "params") -> tuple[list[Array], list[str]]:
-    """The arrays of ``params`` (either form) and their names, with a clear error for
-    anything that is neither form."""
-    if isinstance(params, Params):
-        return list(params), [f"{name}.{field}" for field in Params._fields]
-    if not isinstance(params, tuple) or not params:
-        raise TypeError(
-            f"{name}: expected Params(W1, b1, W2, b2) or a non-empty tuple of Layer(W, b), "
-            f"got {type(params).__name__}"
-        )
-    if not any(isinstance(p, tuple) for p in params):
-        # a plain tuple of arrays: the lecture's four without the NamedTuple (other lengths
-        # are reported by the caller, which knows what it expected)
-        if len(params) == 4:
-            return list(params), [f"{name}.{field}" for field in Params._fields]
-        return list(params), [f"{name}[{i}]" for i in range(len(params))]
-    arrays, names = [], []
-    for i, layer in enumerate(params):
-        if not isinstance(layer, tuple) or len(layer) != 2:
-            raise TypeError(f"{name}[{i}]: expected Layer(W, b), got {type(layer).__name__}")
-        arrays += [layer[0], layer[1]]
-        names += [f"{name}[{i}].W", f"{name}[{i}].b"]
-    return arrays, names
-
-
-def _check_shapes(X: Array, arrays: list[Array], names: list[str], *, xp: Namespace) -> None:
-    """Each ``W`` is 2-D and chains on from the previous layer, each ``b`` matches its ``W``,
-    every dtype is ``X``'s."""
-    fan_in = X.shape[1]
-    for i in range(0, len(arrays), 2):
-        W, b = arrays[i], arrays[i + 1]
-        check.check_floating(W, names[i], ndim=2, xp=xp)
-        check.check_floating(b, names[i + 1], ndim=1, xp=xp)
-        if W.shape[0] != fan_in:
-            raise ValueError(
-                f"{names[i]}: expected shape ({fan_in}, ?) to chain on from "
-                f"{'X' if i == 0 else names[i - 2]}, got {tuple(W.shape)}"
-            )
-        if b.shape[0] != W.shape[1]:
-            raise ValueError(
-                f"{names[i + 1]}: expected shape ({W.shape[1]},), got {tuple(b.shape)}"
-            )
-        for name, array in ((names[i], W), (names[i + 1], b)):
-            if array.dtype != X.dtype:
-                raise TypeError(
-                    f"{name}: dtype {array.dtype} differs from X's {X.dtype}; "
-                    "cast the data or the parameters so they agree"
-                )
-        fan_in = W.shape[1]
-
-
-class _Checked(NamedTuple):
-    xp: Namespace
-    layers: Layers
-    activation: Activation
-    loss: Loss
-    target: Array | None
-    weights: Array | None
-
-
-#: ``_check_model``'s ``y`` when the call has no targets (``None`` is a malformed ``y``).
-_NO_TARGETS: Any = object()
-
-
-def _check_model(
-    X: Array,
-    params: Model,
-    y: Any = _NO_TARGETS,
-    *,
-    activation: Any = "relu",
-    loss: Any = "cross_entropy",
-    alpha: Any = 0.0,
-    sample_weight: Array | None = None,
-) -> _Checked:
-    """Check a call's arrays (backends, shapes, dtypes, devices) and options; with ``y``,
-    also the targets for ``loss`` (returned as an ``(n, K)`` matrix) and the weights.
-
-    The structural checks' verdict is remembered for host arrays (see
-    :class:`xpnet._validation.Verdicts`); the targets' and weights' values are checked on
-    every call.
-    """
-    key = _structure_key(X, params, y, activation, loss, alpha, sample_weight)
-    verdict = _MODEL_VERDICTS.get(key)
-    if verdict is None:
-        verdict = _MODEL_VERDICTS.put(
-            key, _check_structure(X, params, y, activation, loss, alpha, sample_weight)
-        )
-    xp, act, spec = verdict
-    if type(params) is Params:
-        layers: Layers = (Layer(params[0], params[1]), Layer(params[2], params[3]))
-    elif _layer_arrays(params) is not None:  # a tuple of Layer: used as it is
-        layers = params
-    else:  # plain tuples: Layers rebuilt from the (checked) leaves
-        arrays = _leaves(params)[0]
-        layers = tuple(Layer(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2))
-    target = weights = None
-    if y is not _NO_TARGETS:
-        n, k = X.shape[0], layers[-1].W.shape[1]
-        target = target_matrix(y, spec, n=n, num_outputs=k, dtype=X.dtype, xp=xp)
-        weights = sample_weights(sample_weight, n=n, dtype=X.dtype, xp=xp)
-    return _Checked(xp, layers, act, spec, target, weights)
-
-
-#: ``_check_structure``'s verdicts by :func:`_structure_key`.
-_MODEL_VERDICTS = check.Verdicts()
-
-
-def _layer_arrays(params: Any) -> Any:
-    """The arrays of ``Params`` or of a tuple of ``Layer``, in order; ``None`` for anything
-    else (plain tuples, malformed parameters), which the full checks handle."""
-    if type(params) is Params:
-        return params
-    if type(params) is tuple and params and all(type(layer) is Layer for layer in params):
-        return [a for layer in params for a in layer]
-    return None
-
-
-def _structure_key(
-    X: Array, params: Model, y: Any, activation: Any, loss: Any, alpha: Any, sample_weight: Any
-) -> tuple[Any, ...] | None:
-    """What the structural checks of :func:`_check_model` depend on, for host arrays in
-    ``Params`` or a tuple of ``Layer`` with options of the usual types; else ``None``."""
-    if not (type(activation) is str and type(loss) is str and type(alpha) in (float, int)):
-        return None
-    arrays = _layer_arrays(params)
-    if arrays is None:
-        return None
-    others = [X] if y is _NO_TARGETS else [X, y]
-    if sample_weight is not None:
-        others.append(sample_weight)
-    signature = check.host_signature([*others, *arrays])
-    if signature is None:
-        return None
-    return (type(params), activation, loss, alpha, len(others), *signature)
-
-
-def _check_structure(
-    X: Array,
-    params: Model,
-    y: Any,
-    activation: Any,
-    loss: Any,
-    alpha: Any,
-    sample_weight: Array | None,
-) -> tuple[Namespace, Activation, Loss]:
-    """The structural checks of :func:`_check_model`: ``(xp, activation, loss)``."""
-    act = get_activation(activation)
-    spec = get_loss(loss)
-    check.check_real(alpha, "alpha", low=0.0)
-    arrays, names = _leaves(params)
-    if len(arrays) != 4 and not isinstance(params[0], tuple):
-        raise TypeError(
-            "params: expected Params(W1, b1, W2, b2) or a tuple of Layer(W, b), "
-            f"got a tuple of {len(arrays)} arrays"
-        )
-    all_arrays, all_names = [X, *arrays], ["X", *names]
-    if y is not _NO_TARGETS:
-        all_arrays.append(y)
-        all_names.append("y")
-    if sample_weight is not None:
-        all_arrays.append(sample_weight)
-        all_names.append("sample_weight")
-    xp = array_namespace(*all_arrays, names=tuple(all_names))
-    check.check_floating(X, "X", ndim=2, xp=xp)
-    _check_shapes(X, arrays, names, xp=xp)
-    if spec.labels:
-        check.check_num_classes(int(arrays[-2].shape[1]), f"{names[-2]}.shape[1]")
-    check.check_same_device(all_arrays, all_names)
-    if y is not _NO_TARGETS:
-        check.check_nonempty(X, "X")
-    elif sample_weight is not None:
-        raise ValueError("sample_weight: given without targets y")
-    return xp, act, spec
-
-
 # --- forward ------------------------------------------------------------------------------
 
 
@@ -430,33 +207,11 @@ def forward(X: Array, params: Model, /, *, activation: str = "relu") -> tuple[An
     >>> [h.shape for h in hidden], z.shape
     ([(150, 8), (150, 4)], (150, 3))
     """
-    checked = _check_model(X, params, activation=activation)
-    hidden, z = _forward(X, checked.layers, activation=checked.activation, xp=checked.xp)
+    checked = check_model(X, params, activation=activation)
+    hidden, z = forward_layers(X, checked.layers, activation=checked.activation, xp=checked.xp)
     if isinstance(params, Params) or not isinstance(params[0], tuple):
         return hidden[0], z
     return hidden, z
-
-
-def _forward(
-    X: Array, layers: Layers, *, activation: Activation | str, xp: Namespace
-) -> tuple[tuple[Array, ...], Array]:
-    """``(hidden activations, logits)``; no checks."""
-    g = _activation(activation)
-    hidden: list[Array] = []
-    h = X
-    for W, b in layers[:-1]:
-        a = h @ W
-        a += b  # on the product just made, which nobody else holds (see above)
-        h = g.forward(a, xp=xp)
-        hidden.append(h)
-    W, b = layers[-1]
-    z = h @ W
-    z += b
-    return tuple(hidden), z
-
-
-def _activation(activation: Activation | str) -> Activation:
-    return activation if isinstance(activation, Activation) else get_activation(activation)
 
 
 def forward_rowwise(X: Array, params: Model, /, *, activation: str = "relu") -> tuple[Any, Array]:
@@ -474,7 +229,7 @@ def forward_rowwise(X: Array, params: Model, /, *, activation: str = "relu") -> 
     >>> h.shape, z.shape
     ((150, 10), (150, 3))
     """
-    checked = _check_model(X, params, activation=activation)
+    checked = check_model(X, params, activation=activation)
     xp, layers, g = checked.xp, checked.layers, checked.activation
     if X.shape[0] == 0:
         return forward(X, params, activation=activation)
@@ -494,116 +249,6 @@ def forward_rowwise(X: Array, params: Model, /, *, activation: str = "relu") -> 
 
 
 # --- backward -----------------------------------------------------------------------------
-
-
-class _Backprop(NamedTuple):
-    loss_sum: Array  # sum_i w_i L_i + alpha / 2 sum_l ||W_l||^2; the mean loss is loss_sum / n_w
-    grads: Layers  # of the mean loss
-    z: Array  # the logits
-    output: Array  # softmax, logistic, identity or exp of z
-    n_w: Any  # n, or the sum of the sample weights
-
-
-def _loss_sum_and_grad(
-    X: Array,
-    target: Array,
-    layers: Layers,
-    *,
-    xp: Namespace,
-    activation: Activation | str = "relu",
-    loss: Loss | str = "cross_entropy",
-    alpha: float = 0.0,
-    weights: Array | None = None,
-) -> _Backprop:
-    """The hand-derived backward pass, from one forward pass; no checks.
-
-    ``target`` is the ``(n, K)`` matrix (one-hot rows for cross-entropy); see
-    :class:`_Backprop` for what comes back.
-    """
-    g = _activation(activation)
-    spec = loss if isinstance(loss, Loss) else get_loss(loss)
-    hidden, z = _forward(X, layers, activation=g, xp=xp)
-    loss_sum, delta, out, n_w = _loss_sum_and_delta(z, target, spec, weights=weights, xp=xp)
-    inputs = (X, *hidden)  # h_0 = X, h_1, ..., h_{L-1}
-    grads: list[Layer] = []
-    # l counts from 0 here, the docstring's layers from 1: layers[l] is the docstring's layer
-    # l + 1 (W_{l+1}, b_{l+1}), inputs[l] = h_l its input, and delta = dJ/da_{l+1} on entry.
-    for l in range(len(layers) - 1, -1, -1):  # from the output back
-        W = layers[l].W
-        dW = inputs[l].T @ delta  # h_l^T dJ/da_{l+1}
-        if alpha:
-            dW += (alpha / n_w) * W
-        grads.append(Layer(dW, xp.sum(delta, axis=0)))
-        if l:  # dJ/da_l = (dJ/da_{l+1} W_{l+1}^T) * g'(a_l), with g' read from h_l = g(a_l)
-            delta = delta @ W.T
-            delta *= g.grad(inputs[l], xp=xp)
-    if alpha:
-        loss_sum = loss_sum + _l2_half(layers, alpha, xp=xp)
-    return _Backprop(loss_sum, tuple(reversed(grads)), z, out, n_w)
-
-
-def _l2_half(layers: Layers, alpha: float, *, xp: Namespace) -> Array:
-    """``alpha / 2 sum_l ||W_l||^2``: the L2 penalty (weights, not biases), before ``/ n_w``.
-
-    Each ``||W||^2`` is the inner product of ``W`` with itself: one pass, no temporary.
-    """
-    return (alpha / 2.0) * sum(_flat(W, xp=xp) @ _flat(W, xp=xp) for W, _ in layers)
-
-
-def _flat(a: Array, *, xp: Namespace) -> Array:
-    return xp.reshape(a, (-1,))
-
-
-def _mean_loss(
-    X: Array,
-    target: Array,
-    layers: Layers,
-    *,
-    xp: Namespace,
-    activation: Activation | str = "relu",
-    loss: Loss | str = "cross_entropy",
-    alpha: float = 0.0,
-    weights: Array | None = None,
-) -> Array:
-    """The mean loss alone (forward pass, no backward): what autograd and finite differences
-    differentiate in :mod:`xpnet.gradcheck`; no checks."""
-    spec = loss if isinstance(loss, Loss) else get_loss(loss)
-    z = _forward(X, layers, activation=activation, xp=xp)[1]
-    loss_sum, n_w = _loss_sum(z, target, spec, weights=weights, xp=xp)
-    if alpha:
-        loss_sum = loss_sum + _l2_half(layers, alpha, xp=xp)
-    return loss_sum / n_w
-
-
-def _loss_and_grad(
-    X: Array,
-    target: Array,
-    layers: Layers,
-    *,
-    xp: Namespace,
-    activation: Activation | str = "relu",
-    loss: Loss | str = "cross_entropy",
-    alpha: float = 0.0,
-    sample_weight: Array | None = None,
-) -> tuple[Array, Layers, Array]:
-    """``(mean loss, grads, output)``; no checks. For cross-entropy, ``target`` may be the
-    integer labels (one-hot here) or the one-hot matrix."""
-    spec = loss if isinstance(loss, Loss) else get_loss(loss)
-    if target.ndim == 1:
-        target = target_matrix(
-            target, spec, n=X.shape[0], num_outputs=layers[-1].W.shape[1], dtype=X.dtype, xp=xp
-        )
-    result = _loss_sum_and_grad(
-        X,
-        target,
-        layers,
-        xp=xp,
-        activation=activation,
-        loss=spec,
-        alpha=alpha,
-        weights=sample_weight,
-    )
-    return result.loss_sum / result.n_w, result.grads, result.output
 
 
 def loss_and_grad(
@@ -658,10 +303,10 @@ def loss_and_grad(
     >>> len(grads), grads[0].W.shape
     (3, (2, 16))
     """
-    checked = _check_model(
+    checked = check_model(
         X, params, y, activation=activation, loss=loss, alpha=alpha, sample_weight=sample_weight
     )
-    result = _loss_sum_and_grad(
+    result = loss_sum_and_grad(
         X,
         checked.target,
         checked.layers,
@@ -671,7 +316,7 @@ def loss_and_grad(
         alpha=float(alpha),
         weights=checked.weights,
     )
-    return result.loss_sum / result.n_w, _like(result.grads, params)
+    return result.loss_sum / result.n_w, like(result.grads, params)
 
 
 def backward(
@@ -719,7 +364,7 @@ def predict_proba(
     >>> probs.shape
     (150, 3)
     """
-    checked = _check_model(X, params, activation=activation, loss=loss)
+    checked = check_model(X, params, activation=activation, loss=loss)
     if checked.loss.output_name not in ("softmax", "logistic"):
         raise ValueError(
             f"loss: predict_proba needs a classification loss, got {checked.loss.name!r}"
@@ -727,7 +372,7 @@ def predict_proba(
     xp = checked.xp
     check.check_finite(X, "X", xp=xp)
     X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
-    z = _forward(X, checked.layers, activation=checked.activation, xp=xp)[1]
+    z = forward_layers(X, checked.layers, activation=checked.activation, xp=xp)[1]
     return output(z, checked.loss, xp=xp)
 
 
@@ -746,11 +391,11 @@ def predict(
     >>> labels.shape
     (150,)
     """
-    checked = _check_model(X, params, activation=activation, loss=loss)
+    checked = check_model(X, params, activation=activation, loss=loss)
     xp = checked.xp
     check.check_finite(X, "X", xp=xp)
     X = check.folded(X, check.check_finite, name="X")  # Dask: checked in the graph
-    z = _forward(X, checked.layers, activation=checked.activation, xp=xp)[1]
+    z = forward_layers(X, checked.layers, activation=checked.activation, xp=xp)[1]
     return _predictions(z, checked.loss, xp=xp)
 
 

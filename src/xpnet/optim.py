@@ -31,8 +31,7 @@ from typing import Any, NamedTuple
 from . import _validation as check
 from ._compat import array_namespace, device
 from ._rng import epoch_orders
-from ._typing import Array, Namespace
-from .mlp import Params, _layer_arrays, _leaves
+from ._typing import Array, Namespace, layer_arrays, named_leaves, tree_map
 
 __all__ = [
     "SGD",
@@ -49,16 +48,6 @@ Schedule = Callable[[int], float]
 
 
 # --- parameters as trees: Params, a tuple of Layer, and states that mirror them ---------------
-
-
-def _tree_map(fn: Callable[..., Array], tree: Any, *rest: Any) -> Any:
-    """``fn`` applied leaf by leaf to trees of one structure (Params, Layer, tuples)."""
-    if type(tree) is Params:  # the lecture's four arrays: no recursion
-        return Params(*[fn(*leaves) for leaves in zip(tree, *rest)])
-    if isinstance(tree, tuple):
-        mapped = [_tree_map(fn, *items) for items in zip(tree, *rest)]
-        return type(tree)(*mapped) if hasattr(tree, "_fields") else tuple(mapped)
-    return fn(tree, *rest)
 
 
 def _check_pair(params: Any, grads: Any, other: str = "grads") -> Namespace:
@@ -78,7 +67,7 @@ _PAIR_VERDICTS = check.Verdicts()
 def _pair_key(params: Any, grads: Any, other: str) -> tuple[Any, ...] | None:
     if type(params) is not type(grads):
         return None
-    p_arrays, g_arrays = _layer_arrays(params), _layer_arrays(grads)
+    p_arrays, g_arrays = layer_arrays(params), layer_arrays(grads)
     if p_arrays is None or g_arrays is None:
         return None
     signature = check.host_signature([*p_arrays, *g_arrays])
@@ -86,8 +75,8 @@ def _pair_key(params: Any, grads: Any, other: str) -> tuple[Any, ...] | None:
 
 
 def _check_pair_structure(params: Any, grads: Any, other: str) -> Namespace:
-    p_arrays, p_names = _leaves(params, "params")
-    g_arrays, g_names = _leaves(grads, other)
+    p_arrays, p_names = named_leaves(params, "params")
+    g_arrays, g_names = named_leaves(grads, other)
     if len(p_arrays) != len(g_arrays):
         raise ValueError(f"{other}: has {len(g_arrays)} arrays but params has {len(p_arrays)}")
     xp = array_namespace(*p_arrays, *g_arrays, names=(*p_names, *g_names))
@@ -129,8 +118,8 @@ def sgd_step(params: Any, grads: Any, lr: float | Array, /) -> Any:
 
 def _sgd_step(params: Any, grads: Any, lr: float | Array, *, donate: bool = False) -> Any:
     if donate:
-        return _tree_map(lambda p, g: _minus(p, lr * g, True), params, grads)
-    return _tree_map(lambda p, g: p - lr * g, params, grads)
+        return tree_map(lambda p, g: _minus(p, lr * g, True), params, grads)
+    return tree_map(lambda p, g: p - lr * g, params, grads)
 
 
 # --- donation: a driver that owns the arrays lets the step write into them -------------------
@@ -228,7 +217,7 @@ def _zeros_like(params: Any) -> Any:
     def zeros(p: Array) -> Array:
         return array_namespace(p).zeros_like(p)
 
-    return _tree_map(zeros, params)
+    return tree_map(zeros, params)
 
 
 @dataclass(frozen=True)
@@ -298,12 +287,12 @@ class SGD(_Optimizer):
             new -= lr * g
             return new
 
-        new_velocity = _tree_map(lambda v, g: velocity(v, g, donate), state.velocity, grads)
+        new_velocity = tree_map(lambda v, g: velocity(v, g, donate), state.velocity, grads)
         if self.nesterov:  # the step mu v' - lr g: the velocity rule once more, a new array
-            update = _tree_map(lambda v, g: velocity(v, g, False), new_velocity, grads)
-            new_params = _tree_map(lambda p, u: _plus(p, u, donate), params, update)
+            update = tree_map(lambda v, g: velocity(v, g, False), new_velocity, grads)
+            new_params = tree_map(lambda p, u: _plus(p, u, donate), params, update)
         else:  # the step is the velocity itself, which the new state keeps
-            new_params = _tree_map(lambda p, v: _add(p, v, donate), params, new_velocity)
+            new_params = tree_map(lambda p, v: _add(p, v, donate), params, new_velocity)
         return new_params, SGDState(new_velocity)
 
 
@@ -352,7 +341,7 @@ class Adam(_Optimizer):
         check.check_real(self.eps, "eps", low=0.0)
 
     def _init(self, params: Any) -> AdamState:
-        first = _leaves(params)[0][0]
+        first = named_leaves(params)[0][0]
         xp = array_namespace(first)
         t = xp.zeros((), dtype=first.dtype, device=device(first))
         return AdamState(t, _zeros_like(params), _zeros_like(params))
@@ -364,7 +353,7 @@ class Adam(_Optimizer):
             )
         _check_pair(params, state.m, "state.m")
         _check_pair(params, state.s, "state.s")
-        first = _leaves(params)[0][0]
+        first = named_leaves(params)[0][0]
         check.check_array(state.t, "state.t")
         if tuple(state.t.shape) != () or state.t.dtype != first.dtype:
             raise TypeError(
@@ -412,9 +401,9 @@ class Adam(_Optimizer):
             step /= root
             return _plus(p, step, donate)
 
-        m = _tree_map(first, state.m, grads)
-        s = _tree_map(second, state.s, grads)
-        return _tree_map(update, params, m, s), AdamState(t, m, s)
+        m = tree_map(first, state.m, grads)
+        s = tree_map(second, state.s, grads)
+        return tree_map(update, params, m, s), AdamState(t, m, s)
 
 
 Optimizer = SGD | Adam
@@ -469,7 +458,7 @@ class inverse_time_lr:
         return self.lr / (1.0 + self.decay * t)
 
 
-def _as_schedule(lr: float | Schedule) -> Schedule:
+def as_schedule(lr: float | Schedule) -> Schedule:
     if callable(lr):
         schedule = lr
 

@@ -20,9 +20,9 @@ import numpy as np
 
 from ._compat import device
 from ._optional import optional_import
-from ._typing import Array
+from ._typing import Array, Params, named_leaves
 from .backends import asarray, backend_name, to_numpy
-from .mlp import Params, _leaves, predict
+from .mlp import predict
 from .training import History
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def plot_decision_regions(
     if X_host.ndim != 2 or X_host.shape[1] != 2:
         raise ValueError(f"X: decision regions need 2 features, got shape {X_host.shape}")
     xx, yy = _plane_grid(X_host, resolution, margin)
-    arrays = _leaves(params)[0]
+    arrays = named_leaves(params)[0]
     W1 = arrays[0]
     grid = asarray(
         np.column_stack([xx.ravel(), yy.ravel()]),

@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from ._drivers import _EagerEpoch, epoch_runner
+from ._drivers import EagerEpoch, epoch_runner
 from ._engine import Step
-from ._typing import Array
+from ._typing import Array, tree_leaves
 from .backends import asarray, backend_name, namespace, resolve_dtype, to_numpy
 from .functional import cross_entropy, cross_entropy_grad, log_softmax, softmax
 from .gradcheck import autograd_grad, max_relative_error, numerical_grad
@@ -346,7 +346,7 @@ def _compiled_modes(backend: str) -> list[str]:
     runners = {mode: epoch_runner(step, xp, mode) for mode in ("jit", "epoch")}
     # A mode compiles when its runner is not the one of compile="none" (Dask has its own
     # driver, the same in every mode).
-    eager = (_EagerEpoch, type(epoch_runner(step, xp, "none")))
+    eager = (EagerEpoch, type(epoch_runner(step, xp, "none")))
     return [mode for mode, runner in runners.items() if not isinstance(runner, eager)]
 
 
@@ -432,16 +432,14 @@ def check_optimizers(backend: str, *, device: Any = None, dtype: str = "float64"
             )
         (got, history), (want, reference) = runs
         loss = _relative_error(np.asarray(history.loss), np.asarray(reference.loss))
-        weights = max(_relative_error(a, to_numpy(b)) for a, b in zip(_leaves(got), _leaves(want)))
+        weights = max(
+            _relative_error(a, to_numpy(b)) for a, b in zip(tree_leaves(got), tree_leaves(want))
+        )
         errors[label] = max(loss, weights)
     detail = ", ".join(f"{label}: {error:.1e}" for label, error in errors.items())
     return _result(
         "optimizers_vs_numpy", max(errors.values()), TOLERANCES[dtype]["trajectory"], detail
     )
-
-
-def _leaves(layers: Any) -> list[Array]:
-    return [array for layer in layers for array in layer]
 
 
 def _public_calls(

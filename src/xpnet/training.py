@@ -19,11 +19,11 @@ from ._compat import is_dask_array
 from ._dask import check_chunks, check_known_chunks, chunk_orders
 from ._drivers import read_back
 from ._engine import Engine, EpochResult, Step
+from ._network import check_model, forward_layers, mean_loss
 from ._rng import epoch_orders
 from ._sharding import data_parallel, replicate
-from ._typing import Array
-from .mlp import _check_model, _forward, _like, _mean_loss
-from .optim import SGD, Adam, Optimizer, Schedule, _as_schedule
+from ._typing import Array, like
+from .optim import SGD, Adam, Optimizer, Schedule, as_schedule
 
 __all__ = ["History", "train"]
 
@@ -169,7 +169,7 @@ def train(
     if callback is not None and not callable(callback):
         raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
     if lr is not None:
-        schedule = _as_schedule(lr)
+        schedule = as_schedule(lr)
     if optimizer is None:
         optimizer = SGD(0.1 if lr is None or callable(lr) else lr)
     elif not isinstance(optimizer, (SGD, Adam)):
@@ -177,7 +177,7 @@ def train(
             f"optimizer: expected xpnet.optim.SGD or Adam, got {type(optimizer).__name__}"
         )
     if lr is None:
-        schedule = _as_schedule(optimizer.lr)
+        schedule = as_schedule(optimizer.lr)
     if validation is not None and (not isinstance(validation, tuple) or len(validation) != 2):
         raise TypeError(
             f"validation: expected a tuple (X_val, y_val), got {type(validation).__name__}"
@@ -188,7 +188,7 @@ def train(
     X, y, params, devices = data_parallel(
         X, y, params, devices=devices, batch_size=batch_size, compile=compile
     )
-    checked = _check_model(
+    checked = check_model(
         X, params, y, activation=activation, loss=loss, alpha=alpha, sample_weight=sample_weight
     )
     xp = checked.xp
@@ -231,7 +231,7 @@ def train(
         chunked = _full_batch_epochs(engine, carry, X, labels, schedule, epochs, n, classifier)
         if chunked is not None:
             carry, history = chunked
-            return _like(carry[0], user_params), history
+            return like(carry[0], user_params), history
 
     def rates(epoch: int) -> list[float]:
         first = epoch * steps
@@ -265,7 +265,7 @@ def train(
             bar.set_postfix(shown, refresh=False)
             bar.update(1)
         if callback is not None:
-            return bool(callback(result.index, _like(result.carry[0], user_params), record))
+            return bool(callback(result.index, like(result.carry[0], user_params), record))
         return False
 
     loop_start = time.perf_counter()
@@ -292,7 +292,7 @@ def train(
         history.seconds = _epoch_durations(
             loop_start, history.seconds, time.perf_counter(), pipelined=engine.pipelined
         )
-    return _like(carry[0], user_params), history
+    return like(carry[0], user_params), history
 
 
 def _full_batch_epochs(
@@ -332,7 +332,7 @@ def _validation(
     """``evaluate(layers) -> (val_loss, val_accuracy)``: 0-D arrays, on the validation rows
     (checked here like the training data: same backend, kinds of targets, finite)."""
     X_val, y_val = validation
-    val = _check_model(
+    val = check_model(
         X_val,
         params,
         y_val,
@@ -349,15 +349,15 @@ def _validation(
     target: Any = val.target
 
     def evaluate(layers: Any) -> tuple[Array, ...]:
-        loss = _mean_loss(
+        loss = mean_loss(
             X_val, target, layers, xp=xp, activation=activation, loss=spec, alpha=alpha
         )
         if spec.output_name == "softmax" and labels is not None:
-            z = _forward(X_val, layers, activation=activation, xp=xp)[1]
+            z = forward_layers(X_val, layers, activation=activation, xp=xp)[1]
             right = xp.count_nonzero(xp.argmax(z, axis=1) == labels)
             return loss, xp.astype(right, X_val.dtype) / X_val.shape[0]
         if spec.output_name == "logistic":
-            z = _forward(X_val, layers, activation=activation, xp=xp)[1]
+            z = forward_layers(X_val, layers, activation=activation, xp=xp)[1]
             right = xp.count_nonzero(xp.all((z > 0) == (target > 0.5), axis=1))
             return loss, xp.astype(right, X_val.dtype) / X_val.shape[0]
         return (loss,)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from .._typing import tree_leaves
 from ._timing import Case, measure, median_time
 from .workloads import Workload, make_data, workloads
 
@@ -134,17 +135,12 @@ def _place(backend: str, X: Any, y: Any, dtype: str) -> tuple[Any, Any, Any]:
     return xp, xpnet.asarray(X, backend=xp, dtype=dtype), xpnet.asarray(y, backend=xp)
 
 
-def _leaves(params: Any) -> list[Any]:
-    """The arrays of ``params``: the lecture's four, or each layer's ``W`` and ``b``."""
-    return [a for p in params for a in (p if isinstance(p, tuple) else (p,))]
-
-
 def _host(params: Any) -> list[Any]:
     import numpy as np
 
     from ..backends import to_numpy
 
-    return [np.asarray(to_numpy(p), dtype=np.float64) for p in _leaves(params)]
+    return [np.asarray(to_numpy(p), dtype=np.float64) for p in tree_leaves(params)]
 
 
 def _max_diff(a: Any, b: Any) -> float:

@@ -225,7 +225,7 @@ def _system(argv: Sequence[str]) -> dict[str, Any]:
     import dask
     import distributed
 
-    from ._system import _cpu_model, _load_average
+    from ._system import cpu_model, load_average
 
     versions = {"numpy": np.__version__, "dask": dask.__version__}
     versions["distributed"] = distributed.__version__
@@ -239,9 +239,9 @@ def _system(argv: Sequence[str]) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": "python -m xpnet bench " + " ".join(argv),
         "python": platform.python_version(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "load_average_at_start": _load_average(),
+        "load_average_at_start": load_average(),
         "versions": versions,
     }
 

@@ -19,7 +19,7 @@ _ENV_VARS = (
 )
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -30,7 +30,7 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _load_average() -> list[float] | None:
+def load_average() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
@@ -101,9 +101,9 @@ def system_report(argv: list[str]) -> dict[str, Any]:
         "command": "python -m xpnet bench " + " ".join(argv),
         "python": sys.version.split()[0],
         "platform": f"{uname.system} {uname.release} {uname.version} {uname.machine}",
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "load_average_at_start": _load_average(),
+        "load_average_at_start": load_average(),
         "versions": backend_versions(),
         "kernels": backend_kernels(),
         "blas": blas_report(),
