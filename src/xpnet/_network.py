@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 
 from . import _validation as check
 from ._compat import array_namespace
-from ._kernels import summed_loss, summed_loss_and_delta
+from ._kernels import column_sums, summed_loss, summed_loss_and_delta
 from ._typing import Array, Layer, Layers, Model, Namespace, Params, layer_arrays, named_leaves
 from .functional import Activation, get_activation
-from .losses import Loss, get_loss, sample_weights, target_matrix
+from .losses import Loss, get_loss, label_matrix, sample_weights, target_matrix
 
 __all__ = [
     "NO_TARGETS",
@@ -88,9 +88,9 @@ def check_model(
     """Check a call's arrays (backends, shapes, dtypes, devices) and options; with ``y``,
     also the targets for ``loss`` (returned as an ``(n, K)`` matrix) and the weights.
 
-    The structural checks' verdict is remembered for host arrays (see
-    :class:`xpnet._validation.Verdicts`); the targets' and weights' values are checked on
-    every call.
+    The structural checks' verdict (labels' kind, rank and length included) is remembered
+    for host arrays (see :class:`xpnet._validation.Verdicts`); the targets' and weights'
+    values are checked on every call.
     """
     key = _structure_key(X, params, y, activation, loss, alpha, sample_weight)
     verdict = _MODEL_VERDICTS.get(key)
@@ -109,8 +109,12 @@ def check_model(
     target = weights = None
     if y is not NO_TARGETS:
         n, k = X.shape[0], layers[-1].W.shape[1]
-        target = target_matrix(y, spec, n=n, num_outputs=k, dtype=X.dtype, xp=xp)
-        weights = sample_weights(sample_weight, n=n, dtype=X.dtype, xp=xp)
+        if spec.labels:  # their kind, rank and length are part of the structure checked
+            target = label_matrix(y, k, dtype=X.dtype, xp=xp)
+        else:
+            target = target_matrix(y, spec, n=n, num_outputs=k, dtype=X.dtype, xp=xp)
+        if sample_weight is not None:
+            weights = sample_weights(sample_weight, n=n, dtype=X.dtype, xp=xp)
     return Checked(xp, layers, act, spec, target, weights)
 
 
@@ -171,6 +175,9 @@ def _check_structure(
     check.check_same_device(all_arrays, all_names)
     if y is not NO_TARGETS:
         check.check_nonempty(X, "X")
+        if spec.labels:  # the labels' structure; their values are checked on every call
+            classes = int(arrays[-2].shape[1])
+            check.check_labels(y, "y", n=X.shape[0], num_classes=classes, xp=xp, values=False)
     elif sample_weight is not None:
         raise ValueError("sample_weight: given without targets y")
     return xp, act, spec
@@ -235,7 +242,7 @@ def loss_sum_and_grad(
         dW = inputs[l].T @ delta  # h_l^T dJ/da_{l+1}
         if alpha:
             dW += (alpha / n_w) * W
-        grads.append(Layer(dW, xp.sum(delta, axis=0)))
+        grads.append(Layer(dW, column_sums(delta, xp=xp)))
         if l:  # dJ/da_l = (dJ/da_{l+1} W_{l+1}^T) * g'(a_l), with g' read from h_l = g(a_l)
             delta = delta @ W.T
             delta *= g.grad(inputs[l], xp=xp)

@@ -31,8 +31,10 @@ from ._kernels import (
     logistic,
     one_hot,
     one_hot_mask,
+    row_sums,
     summed_loss,
     summed_loss_and_delta,
+    total,
 )
 from ._typing import Array, Namespace
 
@@ -43,10 +45,11 @@ __all__ = ["LOSSES", "Loss", "loss_grad", "loss_value"]
 
 
 def _total(terms: Array, weights: Array | None, *, xp: Namespace) -> Array:
-    """``sum_i w_i sum_k terms_ik``: one reduction of the whole matrix without weights."""
+    """``sum_i w_i sum_k terms_ik``: one reduction of the whole matrix without weights, the
+    weights' inner product with the row sums with them."""
     if weights is None:
-        return xp.sum(terms)
-    return xp.sum(weights * xp.sum(terms, axis=1))
+        return total(terms, xp=xp)
+    return xp.sum(weights * row_sums(terms, xp=xp)[:, 0])
 
 
 def _cross_entropy(
@@ -150,12 +153,7 @@ def target_matrix(
     """
     if loss.labels:
         check.check_labels(y, name, n=n, num_classes=num_outputs, xp=xp, values=False)
-        if is_dask_array(y):  # no values yet: checked in the graph, chunk by chunk
-            y = check.folded(y, check.check_label_values, name=name, num_classes=num_outputs)
-            return one_hot(y, num_outputs, dtype=dtype, xp=xp)
-        hot = one_hot_mask(y, num_outputs, xp=xp)
-        check.check_one_hot_rows(hot, y, name, num_classes=num_outputs, xp=xp)
-        return xp.astype(hot, dtype)
+        return label_matrix(y, num_outputs, dtype=dtype, xp=xp, name=name)
     check.check_array(y, name)
     if y.ndim == 1 and num_outputs == 1:
         y = xp.reshape(y, (-1, 1))
@@ -180,6 +178,20 @@ def target_matrix(
         return y
     check.check_value_range(y, name, **bounds, xp=xp)
     return check.folded(y, check.check_value_range, name=name, **bounds)
+
+
+def label_matrix(
+    y: Array, num_classes: int, *, dtype: Any, xp: Namespace, name: str = "y"
+) -> Array:
+    """The one-hot rows of labels ``y`` whose kind, rank and length are checked (see
+    :func:`xpnet._validation.check_labels`), in ``dtype``; the values are checked here, on
+    every call: one count over the one-hot matrix (in the graph on Dask)."""
+    if is_dask_array(y):  # no values yet: checked in the graph, chunk by chunk
+        y = check.folded(y, check.check_label_values, name=name, num_classes=num_classes)
+        return one_hot(y, num_classes, dtype=dtype, xp=xp)
+    hot = one_hot_mask(y, num_classes, xp=xp)
+    check.check_one_hot_rows(hot, y, name, num_classes=num_classes, xp=xp)
+    return xp.astype(hot, dtype)
 
 
 def sample_weights(
