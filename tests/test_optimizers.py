@@ -241,3 +241,42 @@ def test_state_of_another_structure_backend_or_dtype(backend: Backend) -> None:
         SGD(0.1).step(params, params, momentum.init(params))
     with pytest.raises(ValueError, match=r"^lr: the learning rate must be finite"):
         opt.step(params, params, state, lr=-1.0)
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9), Adam])
+@pytest.mark.parametrize("other", ["deeper", "wider", "float32"])
+def test_the_state_of_the_last_step_is_still_checked_against_new_params(make, other) -> None:
+    """A step remembers the state it returned, so the next step of a loop need not check it
+    again; that very state with parameters of another form is still refused."""
+    opt = make()
+    params = xpnet.init_layers(SIZES, dtype="float64")
+    new_params, state = opt.step(params, params, opt.init(params))
+    again, _ = opt.step(new_params, new_params, state)  # the loop's next step: it passes
+    assert [a.shape for a in _flat(again)] == [a.shape for a in _flat(params)]
+    new_params, state = opt.step(new_params, new_params, state)  # remembered: this state
+    if other == "deeper":
+        deeper = xpnet.init_layers((3, 4, 4, 2), dtype="float64")
+        with pytest.raises(ValueError, match=r"^state\.(m|velocity): has 4 arrays"):
+            opt.step(deeper, deeper, state)
+    elif other == "wider":
+        wider = xpnet.init_layers((3, 5, 2), dtype="float64")
+        with pytest.raises(ValueError, match=r"^state\.(m|velocity)\[0\]\.W: shape"):
+            opt.step(wider, wider, state)
+    else:
+        narrow = xpnet.init_layers(SIZES, dtype="float32")
+        with pytest.raises(TypeError, match=r"^state\.(m|velocity)\[0\]\.W: dtype"):
+            opt.step(narrow, narrow, state)
+
+
+def test_an_optimizer_pickles_and_copies_as_its_fields() -> None:
+    """The state an optimizer's last step returned is no part of its value."""
+    import copy
+    import pickle
+
+    opt = Adam(0.01)
+    params = xpnet.init_layers(SIZES, dtype="float64")
+    opt.step(params, params, opt.init(params))
+    for twin in (pickle.loads(pickle.dumps(opt)), copy.copy(opt), copy.deepcopy(opt)):
+        assert twin == opt
+        assert hash(twin) == hash(opt)
+        assert vars(twin) == {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}

@@ -92,11 +92,11 @@ _HOST_ONES: dict[tuple[Any, Any, int], Array] = {}
 def _host_ones(x: Array, n: int, *, xp: Namespace) -> Array | None:
     """A vector of ``n`` ones in the type and dtype of host array ``x``; ``None`` for other
     arrays and for vectors longer than ``_MAX_ONES``."""
-    if type(x) not in HOST_ONLY_TYPES or n > _MAX_ONES:
-        return None
     key = (type(x), x.dtype, n)
     ones = _HOST_ONES.get(key)
-    if ones is None:
+    if ones is None:  # kept only for host arrays, so a key found is one of a host array
+        if type(x) not in HOST_ONLY_TYPES or n > _MAX_ONES:
+            return None
         if len(_HOST_ONES) > 64:
             _HOST_ONES.clear()
         ones = _HOST_ONES[key] = xp.ones(n, dtype=x.dtype)
@@ -117,10 +117,11 @@ def row_sums(x: Array, *, xp: Namespace) -> Array:
 
 def total(x: Array, *, xp: Namespace) -> Array:
     """``sum(x)`` of a matrix: a 0-D array."""
-    ones = _host_ones(x, x.shape[1], xp=xp)
-    if ones is None or x.shape[0] > _MAX_ONES:
+    n, k = x.shape
+    across, down = _host_ones(x, k, xp=xp), _host_ones(x, n, xp=xp)
+    if across is None or down is None:
         return xp.sum(x)
-    return column_sums(x @ ones, xp=xp)  # the row sums, then their sum
+    return down @ (x @ across)  # the row sums, then their sum
 
 
 def row_max(x: Array, *, xp: Namespace) -> Array:

@@ -8,7 +8,8 @@ The network's parameters come in two forms, both NamedTuples (so JAX takes them 
 pytrees as they are): the lecture's :class:`Params` ``(W1, b1, W2, b2)`` and a tuple of
 :class:`Layer` ``(W, b)`` for any depth. Their public home is :mod:`xpnet.mlp`; the
 helpers here walk either form (and the optimizer states that mirror them):
-:func:`tree_leaves`, :func:`tree_rebuild` and :func:`tree_map` for any nested tuples,
+:func:`tree_leaves`, :func:`tree_rebuild`, :func:`tree_map` and :func:`tree_map_many` for
+any nested tuples,
 :func:`named_leaves`, :func:`layer_arrays` and :func:`like` for parameters.
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "named_leaves",
     "tree_leaves",
     "tree_map",
+    "tree_map_many",
     "tree_rebuild",
 ]
 
@@ -96,6 +98,18 @@ def tree_map(fn: Callable[..., Array], tree: Any, *rest: Any) -> Any:
         mapped = [tree_map(fn, *items) for items in zip(tree, *rest)]
         return type(tree)(*mapped) if hasattr(tree, "_fields") else tuple(mapped)
     return fn(tree, *rest)
+
+
+def tree_map_many(fn: Callable[..., tuple[Array, ...]], tree: Any, *rest: Any) -> tuple[Any, ...]:
+    """``fn`` applied leaf by leaf to trees of one structure, returning a tuple per leaf:
+    a tuple of trees of that structure, the first of the first results and so on (one pass
+    where several ``tree_map`` calls would walk the trees once each)."""
+    if type(tree) is Params:  # the lecture's four arrays: no recursion
+        results = [fn(*leaves) for leaves in zip(tree, *rest)]
+        return tuple(Params(*column) for column in zip(*results))
+    leaves = [tree_leaves(t) for t in (tree, *rest)]
+    results = [fn(*args) for args in zip(*leaves)]
+    return tuple(tree_rebuild(tree, iter(column)) for column in zip(*results))
 
 
 # --- the network's parameters ---------------------------------------------------------------

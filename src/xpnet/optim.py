@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from . import _validation as check
 from ._compat import array_namespace, device
 from ._rng import epoch_orders
-from ._typing import Array, Namespace, layer_arrays, named_leaves, tree_map
+from ._typing import Array, Namespace, Params, layer_arrays, named_leaves, tree_map, tree_map_many
 
 __all__ = [
     "SGD",
@@ -117,6 +117,8 @@ def sgd_step(params: Any, grads: Any, lr: float | Array, /) -> Any:
 
 
 def _sgd_step(params: Any, grads: Any, lr: float | Array, *, donate: bool = False) -> Any:
+    if type(params) is Params and not donate:  # the lecture's step: no function per array
+        return Params(*[p - lr * g for p, g in zip(params, grads)])
     if donate:
         return tree_map(lambda p, g: _minus(p, lr * g, True), params, grads)
     return tree_map(lambda p, g: p - lr * g, params, grads)
@@ -193,11 +195,26 @@ class _Optimizer:
     ) -> tuple[Any, Any]:
         """One update: ``(new params, new state)``; ``lr`` overrides ``self.lr`` for this
         step (a float or a 0-D array, so a schedule does not recompile a jitted step)."""
-        xp = _check_pair(params, grads)
-        self._check_state(params, state)
+        pair = _pair_key(params, grads, "grads")
+        last = self.__dict__.get("_last_step")
+        if pair is not None and last is not None and last[0] is state and last[1] == pair:
+            xp = last[2]  # the state this optimizer's last step returned, for these params
+        else:
+            xp = _check_pair(params, grads)
+            self._check_state(params, state)
         rate = self.lr if lr is None else lr
         _check_lr(rate)
-        return self._step(params, grads, state, rate, xp=xp)
+        new_params, new_state = self._step(params, grads, state, rate, xp=xp)
+        if pair is not None:
+            # The new state mirrors params of this signature: the next step, on params and
+            # grads of the same signature with this very state, need not check it again.
+            # Kept for host arrays only (a reference, not a copy; left out of pickles).
+            object.__setattr__(self, "_last_step", (new_state, pair, xp))
+        return new_params, new_state
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The fields alone: the last step's state is no part of an optimizer's value."""
+        return {k: v for k, v in self.__dict__.items() if k != "_last_step"}
 
     def _init(self, params: Any) -> Any:
         raise NotImplementedError
@@ -381,29 +398,23 @@ class Adam(_Optimizer):
         # into the state and the parameters): a new array per moment and two per parameter
         # instead of one per operation. On NumPy and torch every large temporary costs an
         # allocation and page faults, more than the arithmetic itself.
-        def first(m: Array, g: Array) -> Array:  # b1 m + (1 - b1) g, as b1 (m - g) + g
-            new = _minus(m, g, donate)
-            new *= b1
-            new += g
-            return new
-
-        def second(s: Array, g: Array) -> Array:  # b2 s + (1 - b2) g^2, as b2 (s - g^2) + g^2
+        def update(p: Array, g: Array, m: Array, s: Array) -> tuple[Array, Array, Array]:
+            m = _minus(m, g, donate)  # b1 m + (1 - b1) g, as b1 (m - g) + g
+            m *= b1
+            m += g
             squares = _times(g, g, donate)  # a donated gradient is not needed after this
-            new = _minus(s, squares, donate)
-            new *= b2
-            new += squares
-            return new
-
-        def update(p: Array, m: Array, s: Array) -> Array:  # p - rate m / (sqrt(s) + eps)
-            root = xp.sqrt(s)
+            s = _minus(s, squares, donate)  # b2 s + (1 - b2) g^2, as b2 (s - g^2) + g^2
+            s *= b2
+            s += squares
+            root = xp.sqrt(s)  # p - rate m / (sqrt(s) + eps)
             root += eps
             step = m * neg_rate
             step /= root
-            return _plus(p, step, donate)
+            return _plus(p, step, donate), m, s
 
-        m = tree_map(first, state.m, grads)
-        s = tree_map(second, state.s, grads)
-        return tree_map(update, params, m, s), AdamState(t, m, s)
+        # one pass over the leaves: each parameter with its gradient and moments
+        new_params, m, s = tree_map_many(update, params, grads, state.m, state.s)
+        return new_params, AdamState(t, m, s)
 
 
 Optimizer = SGD | Adam
