@@ -90,6 +90,27 @@ def test_labels_outside_the_class_range(backend: Backend, data, entry: str, bad:
     )
 
 
+def test_labels_checked_on_every_call_of_a_loop(backend: Backend, data) -> None:
+    """The lecture's loop: the structure of a call is remembered after the first step (host
+    arrays), the labels' values and kind are still checked on every call."""
+    X, y, params = data
+    for _ in range(3):
+        loss, grads = xpnet.loss_and_grad(X, y, params)
+        params = xpnet.sgd_step(params, grads, 0.1)
+    for bad in (-1, K):
+        wrong = to_backend(np.where(Y_HOST == 1, bad, Y_HOST), backend)
+        raises_keeping_inputs(
+            ValueError, r"^y: labels must lie in \[0, 3\)", xpnet.loss_and_grad, X, wrong, params
+        )
+    floats = to_backend(Y_HOST.astype(np.float64), backend)
+    raises_keeping_inputs(
+        TypeError, r"^y: labels must have an integer dtype", xpnet.loss_and_grad, X, floats, params
+    )
+    short = to_backend(Y_HOST[:-1], backend)
+    raises_keeping_inputs(ValueError, r"^y: has", xpnet.loss_and_grad, X, short, params)
+    xpnet.loss_and_grad(X, y, params)  # and the good labels pass again
+
+
 @pytest.mark.parametrize("bad", [-1, K])
 def test_labels_outside_the_class_range_of_the_logits(backend: Backend, bad: int) -> None:
     z = to_backend(X_HOST @ PARAMS_HOST.W1 @ PARAMS_HOST.W2, backend)
