@@ -187,6 +187,59 @@ def test_torch_compile_equals_eager() -> None:
     assert h_comp.accuracy == h_eager.accuracy
 
 
+def test_torch_eager_kernels_equal_the_generic_step() -> None:
+    """torch's eager loop runs Adam's donated update as ``torch._foreach_*`` calls and ReLU
+    as ``torch.relu`` (``xpnet._drivers.torch_eager_step``): the generic step's numbers, to
+    rounding, over several epochs of a deep network; a pure (first) step exactly."""
+    torch = pytest.importorskip("torch")
+    from xpnet._drivers import torch_eager_step
+    from xpnet._engine import Step
+
+    X_np, y_np = _data(n=96)
+    X = xpnet.asarray(X_np, backend="torch", dtype="float64")
+    y = xpnet.asarray(y_np, backend="torch")
+    layers = xpnet.init_layers((5, 8, 6, 4), xp="torch", dtype="float64", seed=2)
+    adam = xpnet.optim.Adam(0.05)
+    xp = xpnet.namespace("torch")
+    generic = Step(adam)
+    fast = torch_eager_step(generic)
+    assert type(fast.optimizer) is not xpnet.optim.Adam
+    assert fast.activation != "relu"
+    assert torch_eager_step(Step(xpnet.optim.SGD(0.1), activation="tanh")) == Step(
+        xpnet.optim.SGD(0.1), activation="tanh"
+    )
+    carries = {}
+    for name, step in (("generic", generic), ("torch", fast)):
+        carry = (layers, adam.init(layers))
+        for t, start in enumerate(range(0, 96, 16)):
+            Xb, yb = X[start : start + 16], y[start : start + 16]
+            carry, loss_sum, hits = step(carry, Xb, yb, 0.05, xp=xp, donate=t > 0)
+            if t == 0:  # not donated: the pure step, bit for bit
+                first = [a.clone() for layer in carry[0] for a in layer]
+                carries.setdefault("first", first)
+                for a, b in zip(first, carries["first"]):
+                    assert torch.equal(a, b)
+        carries[name] = carry
+    got = [a for layer in carries["torch"][0] for a in layer]
+    want = [a for layer in carries["generic"][0] for a in layer]
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=RTOL, atol=ATOL)
+    for part in ("m", "s"):
+        for a, b in zip(
+            [x for layer in getattr(carries["torch"][1], part) for x in layer],
+            [x for layer in getattr(carries["generic"][1], part) for x in layer],
+        ):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=RTOL, atol=ATOL)
+    trained, history = xpnet.train(X, y, layers, epochs=3, batch_size=16, optimizer=adam)
+    host, host_history = xpnet.train(
+        X_np, y_np, xpnet.init_layers((5, 8, 6, 4), dtype="float64", seed=2),
+        epochs=3, batch_size=16, optimizer=adam,
+    )  # fmt: skip
+    for a, b in zip([a for layer in trained for a in layer], [a for la in host for a in la]):
+        np.testing.assert_allclose(a.numpy(), b, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(history.loss, host_history.loss, rtol=RTOL)
+
+
 def test_unknown_compile_mode() -> None:
     X, y = _data(n=10)
     with pytest.raises(ValueError, match="compile: unknown mode 'fast'"):

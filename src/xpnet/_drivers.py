@@ -14,6 +14,7 @@ sample order is moved onto the device once per epoch and sliced, and each batch 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,8 +29,10 @@ from ._compat import (
     is_torch_namespace,
 )
 from ._optional import optional_import
-from ._typing import Array, Namespace
+from ._typing import Array, Namespace, tree_leaves
 from .backends import asarray, to_numpy
+from .functional import Activation
+from .optim import Adam, AdamState
 
 Step = Callable[..., tuple[Any, Array, Array]]
 #: ``run(params, X, y, order, size, lrs, weights) -> (params, loss_sum, hits)``: one epoch.
@@ -63,6 +66,8 @@ def epoch_runner(
         return _jax_runner(step, xp, per_step=mode == "jit")
     if is_torch_namespace(xp) and mode == "jit":
         return _torch_compiled_runner(step, xp)
+    if is_torch_namespace(xp):
+        return EagerEpoch(torch_eager_step(step), xp)
     return EagerEpoch(step, xp)
 
 
@@ -160,6 +165,81 @@ class EagerEpoch:
             losses.append(batch_loss)
             hits.append(batch_hits)
         return params, xp.sum(xp.stack(losses)), xp.sum(xp.stack(hits))
+
+
+# --- torch, eager: torch's own kernels where the standard's cost more ------------------------
+
+
+def torch_eager_step(step: Step) -> Step:
+    """``step`` for torch's eager loop, with torch's own kernels where the standard's cost
+    more: an Adam optimizer's donated update as eight ``torch._foreach_*`` calls over all the
+    parameters (see :class:`_ForeachAdam`) instead of twelve operations per parameter, and
+    ReLU as ``torch.relu`` with its derivative a boolean mask (array-api-compat's
+    ``maximum(a, 0.0)`` converts the scalar and the dtypes first; torch multiplies a float
+    array by a boolean one as it is). Other steps as they are. Measured on the *deep*
+    benchmark (784-256-128-10, batch 256, float32, quiet 2-core machine): xpnet / the
+    hand-written torch loop 1.19 before, 1.10 after."""
+    if not dataclasses.is_dataclass(step):
+        return step
+    changes: dict[str, Any] = {}
+    optimizer = getattr(step, "optimizer", None)
+    if type(optimizer) is Adam:
+        fields = {f.name: getattr(optimizer, f.name) for f in dataclasses.fields(optimizer)}
+        changes["optimizer"] = _ForeachAdam(**fields)
+    if getattr(step, "activation", None) == "relu":
+        changes["activation"] = _torch_relu()
+    return dataclasses.replace(step, **changes) if changes else step
+
+
+@functools.cache
+def _torch_relu() -> Activation:
+    torch = optional_import("torch")
+
+    def forward(a: Array, *, xp: Namespace) -> Array:
+        return torch.relu(a)
+
+    def grad(h: Array, *, xp: Namespace) -> Array:  # relu'(a) = 1[h > 0], as a mask
+        return h > 0
+
+    return Activation("relu", forward, grad)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ForeachAdam(Adam):
+    """:class:`xpnet.optim.Adam` whose donated step is ``torch.optim.Adam(foreach=True)``'s
+    arithmetic: ``m <- b1 m + (1 - b1) g``, ``s <- b2 s + (1 - b2) g^2`` (``addcmul``),
+    ``p <- p + m / ((sqrt(s) + eps) / -rate)`` (``addcdiv``), each a ``torch._foreach_*``
+    call over all the parameters, written into the donated state and parameters: eight
+    passes over the parameters' size where the generic step makes twelve. The same formulas
+    as the generic step (scikit-learn's), in another order of rounding: equal to it to
+    rounding, not bit for bit. The rate stays a 0-D tensor (no read back to the host)."""
+
+    def _step(
+        self,
+        params: Any,
+        grads: Any,
+        state: AdamState,
+        lr: Any,
+        *,
+        xp: Namespace,
+        donate: bool = False,
+    ) -> tuple[Any, AdamState]:
+        if not donate:  # the caller's arrays: the pure step
+            return super()._step(params, grads, state, lr, xp=xp, donate=False)
+        torch = optional_import("torch")
+
+        t, neg_rate = self._count(state, lr, xp=xp)
+        p, g = tree_leaves(params), tree_leaves(grads)
+        m, s = tree_leaves(state.m), tree_leaves(state.s)
+        torch._foreach_mul_(m, self.beta1)
+        torch._foreach_add_(m, g, alpha=1.0 - self.beta1)
+        torch._foreach_mul_(s, self.beta2)
+        torch._foreach_addcmul_(s, g, g, value=1.0 - self.beta2)
+        root = torch._foreach_sqrt(s)
+        torch._foreach_add_(root, self.eps)
+        torch._foreach_div_(root, neg_rate)
+        torch._foreach_addcdiv_(p, m, root)
+        return params, AdamState(t, state.m, state.s)
 
 
 # --- JAX: jax.jit per step, or the whole epoch as one lax.scan ----------------------------------

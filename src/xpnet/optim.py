@@ -391,8 +391,7 @@ class Adam(_Optimizer):
         donate: bool = False,
     ) -> tuple[Any, AdamState]:
         b1, b2, eps = self.beta1, self.beta2, self.eps
-        t = state.t + 1.0
-        neg_rate = -(lr * xp.sqrt(1.0 - b2**t) / (1.0 - b1**t))
+        t, neg_rate = self._count(state, lr, xp=xp)
 
         # Augmented operators finish each array as soon as it is made (and, donated, write
         # into the state and the parameters): a new array per moment and two per parameter
@@ -415,6 +414,12 @@ class Adam(_Optimizer):
         # one pass over the leaves: each parameter with its gradient and moments
         new_params, m, s = tree_map_many(update, params, grads, state.m, state.s)
         return new_params, AdamState(t, m, s)
+
+    def _count(self, state: AdamState, lr: Any, *, xp: Namespace) -> tuple[Array, Array]:
+        """``(t + 1, -rate)``: the step count after this step and minus its rate, the bias
+        correction folded in: ``lr sqrt(1 - beta2^t) / (1 - beta1^t)``."""
+        t = state.t + 1.0
+        return t, -(lr * xp.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t))
 
 
 Optimizer = SGD | Adam
