@@ -154,3 +154,41 @@ def test_jax_estimator_folds_share_one_compiled_epoch() -> None:
         warnings.simplefilter("ignore")
         expected = cross_val_score(clf, X, y, cv=5)
     np.testing.assert_allclose(scores, expected, rtol=1e-12)
+
+
+# --- the estimators' compile option -------------------------------------------------------------
+
+
+def _fit_with(compile: str, X, y):
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(6,), batch_size=16, max_iter=4, random_state=0, compile=compile
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence; dynamo's notes on array-api-compat
+        return clf.fit(X, y)
+
+
+@pytest.mark.parametrize("mode", ["none", "jit", "epoch"])
+def test_estimator_compile_modes_give_the_same_fit(backend, to_xp, mode) -> None:
+    """Every compile mode fits the numbers of the default, on every in-memory backend
+    (torch's ``"jit"`` is ``torch.compile``: once, on torch, to keep the suite quick)."""
+    if backend is Backend.DASK:
+        pytest.skip("the estimators' Dask fit streams chunks (tests/test_estimators_dask.py)")
+    if mode == "jit" and backend is Backend.TORCH:
+        torch = pytest.importorskip("torch")
+        if not torch._dynamo.is_dynamo_supported():
+            pytest.skip("torch.compile is not supported here")
+    X_np, y_np, _ = _data(n=50)
+    X, y = to_xp(X_np), to_xp(y_np)
+    default, chosen = _fit_with("auto", X, y), _fit_with(mode, X, y)
+    assert chosen.n_iter_ == default.n_iter_ == 4
+    np.testing.assert_allclose(chosen.loss_curve_, default.loss_curve_, rtol=1e-10)
+    for a, b in zip(chosen.coefs_ + chosen.intercepts_, default.coefs_ + default.intercepts_):
+        np.testing.assert_allclose(xpnet.to_numpy(a), xpnet.to_numpy(b), rtol=1e-10, atol=1e-13)
+
+
+def test_estimator_compile_mode_is_checked() -> None:
+    X, y, _ = _data(n=20)
+    with pytest.raises(ValueError, match=r"^compile: must be one of"):
+        xpnet.MLPClassifier(compile="fast").fit(X, y)
+    assert xpnet.MLPRegressor(compile="none").get_params()["compile"] == "none"
