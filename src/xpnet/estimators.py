@@ -35,13 +35,25 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _drivers
 from . import _validation as check
+from ._dask import (
+    ChunkOrder,
+    check_chunks,
+    check_known_chunks,
+    check_row_chunks,
+    checked_finite,
+    chunk_orders,
+    distinct_values,
+    from_host_tree,
+    map_rows,
+    to_host_tree,
+)
 from ._compat import (
     array_namespace,
     device,
@@ -52,6 +64,7 @@ from ._compat import (
     namespace_name,
 )
 from ._engine import Engine, EpochResult, Step, reported_loss
+from ._optional import optional_import
 from ._typing import Array, Namespace
 from .backends import asarray, jax_x64_enabled, to_numpy
 from .losses import LOSSES
@@ -228,14 +241,20 @@ def _objective(
 
 
 class _Data(NamedTuple):
-    """The training data on the backend, plus what the host needs of it."""
+    """The training data on the backend, plus what the host needs of it.
+
+    On Dask, ``X``, ``target`` and ``sample_weight`` are lazy Dask arrays with the same row
+    chunks (the targets and weights made chunk by chunk as the chunks are read), nothing is
+    held on the host (``host_target``, ``host_weight`` are None), and ``xp`` is NumPy's:
+    the model's weights live on the host.
+    """
 
     X: Array  # (n, d) floating, on the backend
     target: Array  # the core's (n, K) target matrix, in X's dtype
     sample_weight: Array | None  # (n,) in X's dtype, or None
-    host_target: np.ndarray  # binarized labels (classifier) or y (n, K) (regressor)
+    host_target: np.ndarray | None  # binarized labels (classifier) or y (n, K) (regressor)
     host_weight: np.ndarray | None
-    xp: Namespace
+    xp: Namespace  # the namespace of the model's weights (X's, or NumPy's for Dask data)
 
 
 def _place_of(X: Any) -> Any:
@@ -302,6 +321,17 @@ def _named(name: str) -> Iterator[None]:
 
 def _host_float(x: Array) -> float:
     return float(to_numpy(x))
+
+
+def _host_namespace() -> Namespace:
+    """NumPy's Array-API namespace: where a model fitted on Dask data keeps its weights."""
+    return array_namespace(np.zeros(0))
+
+
+def _check_nonzero(nonzero: Any) -> None:
+    """The first pass's verdict on the sample weights (a bool, or a Dask boolean)."""
+    if not bool(to_numpy(nonzero) if is_dask_array(nonzero) else nonzero):
+        raise ValueError("sample_weight: must contain at least one non-zero number")
 
 
 # --- the estimators ---------------------------------------------------------------------------
@@ -516,6 +546,74 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
             raise ValueError("sample_weight: must contain at least one non-zero number")
         return asarray(host, backend=xp, device=_place_of(X)), host
 
+    # -- Dask data: checked lazily, chunk by chunk, as the chunks are read --
+
+    def _validate_dask_X_y(self, X: Any, y: Any, *, reset: bool) -> tuple[Array, Array]:
+        """``X`` and ``y`` of a fit on Dask data, both Dask arrays with the same row chunks
+        (the one given in memory, if any, is cut into the other's chunks): ``X`` checked as
+        :meth:`_validate_X` checks it (its values in the graph), each chunk whole samples."""
+        da = optional_import("dask.array")
+
+        if y is None:
+            raise ValueError(
+                f"y: {type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        for name, array in (("X", X), ("y", y)):
+            if is_dask_array(array):
+                check_known_chunks(array, name)
+        if not is_dask_array(X):
+            X = _host_array(X, "X")
+            if X.ndim != 2:
+                raise ValueError(f"X: expected a 2-D array, got shape {X.shape}")
+        if not is_dask_array(y):
+            y = _host_array(y, "y")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y: expected a 1-D or 2-D array, got shape {tuple(y.shape)}")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"y: has {y.shape[0]} samples but X has {X.shape[0]}")
+        if not is_dask_array(X):
+            X = da.from_array(X, chunks=(y.chunks[0], -1))
+        if not is_dask_array(y):
+            y = da.from_array(y, chunks=(X.chunks[0], *y.shape[1:]))
+        X, _ = self._validate_X(X, reset=reset)
+        check_chunks(X, y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=5,
+            )
+            y = y[:, 0]
+        return X, (y.rechunk({1: -1}) if y.ndim == 2 else y)
+
+    def _dask_sample_weight(self, sample_weight: Any, X: Array) -> tuple[Array | None, Any]:
+        """``sample_weight`` of a fit on Dask ``X``: a Dask array in X's dtype and row
+        chunks whose values are checked as its chunks are read, and the test that one weight
+        is non-zero: lazy for Dask weights, for the fit's first pass (True when checked)."""
+        da = optional_import("dask.array")
+
+        if sample_weight is None:
+            return None, True
+        n, dtype = X.shape[0], X.dtype
+        if not is_dask_array(sample_weight):  # in memory: checked here, as for in-memory X
+            host = self._sample_weight(sample_weight, X, _host_namespace())[1]
+            assert host is not None
+            return da.from_array(host, chunks=X.chunks[0]), True
+        weight = sample_weight
+        check_known_chunks(weight, "sample_weight")
+        if weight.ndim != 1:
+            raise ValueError(
+                f"sample_weight: must be a 1-D array or a scalar, got shape {weight.shape}"
+            )
+        if weight.shape[0] != n:
+            raise ValueError(f"sample_weight: has {weight.shape[0]} values but X has {n} samples")
+        if weight.dtype.kind not in "biuf":
+            raise TypeError(f"sample_weight: expected real weights, got dtype {weight.dtype}")
+        check_row_chunks(weight, X, "sample_weight")
+        weight = checked_finite(weight.astype(dtype), name="sample_weight")
+        return weight, da.any(weight != 0)
+
     # -- fitting --
 
     @_with_callbacks
@@ -528,18 +626,22 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         incremental: bool,
         validation: tuple[Any, Any, Any] = (None, None, None),
     ) -> Any:
-        if is_dask_array(X) or is_dask_array(y):
-            raise TypeError(
-                f"{'X' if is_dask_array(X) else 'y'}: the estimators train on in-memory "
-                "arrays (NumPy, torch, JAX, ...), not Dask arrays: they run scikit-learn's "
-                "own minibatch loop, whose lazy graph would grow with every step. Train on "
-                "Dask data with xpnet.train (chunk by chunk, see the page 'Scaling out') or "
-                "fit on X.compute(); a fitted model predicts on Dask arrays, chunk by chunk."
-            )
         hidden = self._check_hyperparameters()
+        # Dask data stream through the engine chunk by chunk; the validation rows are
+        # computed into memory once (they are scored after every epoch).
+        on_dask = is_dask_array(X) or is_dask_array(y)
+        X_val, y_val, sample_weight_val = (
+            to_numpy(v) if is_dask_array(v) else v for v in validation
+        )
+        if on_dask and self.early_stopping and not incremental and X_val is None:
+            raise ValueError(
+                "early_stopping: on Dask arrays no rows are held out of X (a random split "
+                "would need the whole data set at once): give the validation rows yourself, "
+                "fit(X, y, X_val=..., y_val=...), or set early_stopping=False"
+            )
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        data = self._validate_data_for_fit(X, y, sample_weight, incremental, first_pass)
-        X_val, y_val, sample_weight_val = validation
+        validate = self._validate_dask_data_for_fit if on_dask else self._validate_data_for_fit
+        data = validate(X, y, sample_weight, incremental, first_pass)
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val, y_val: give both validation arrays, or neither")
         if sample_weight_val is not None and X_val is None:
@@ -555,7 +657,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
             if classes is not None:
                 self.classes_ = classes
         n_features = data.X.shape[1]
-        self.n_outputs_ = int(data.host_target.shape[1])
+        self.n_outputs_ = int(data.target.shape[1])
         layer_units = [n_features, *hidden, self.n_outputs_]
         rng = check_random_state(self.random_state)
         if first_pass:
@@ -642,7 +744,11 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         rate of each epoch (``invscaling``, ``adaptive``), the loss as scikit-learn reports
         it, its stopping rules and attributes. The epochs run in :mod:`xpnet._engine`, as
         :func:`xpnet.train`'s do: on JAX each epoch is one compiled call, in shapes padded
-        to a few sizes so that cross-validation folds share one compilation.
+        to a few sizes so that cross-validation folds share one compilation. On Dask the
+        chunks stream to NumPy steps in this process (:class:`xpnet._dask.DaskEpoch`; one
+        map-reduce per epoch for a batch of every row), the weights stay on the host, and a
+        shuffled epoch visits the chunks, then the rows of each, in an order drawn from
+        ``random_state`` (scikit-learn's own order for data in one chunk).
         """
         xp, layers = data.xp, self._layers()
         if not incremental or not hasattr(self, "_optimizer"):
@@ -671,17 +777,30 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
             float(self.alpha),
             report=self.out_activation_,
         )
-        engine = Engine(step, xp, fixed_shapes=True)
+        chunked = is_dask_array(X)
+        if chunked:
+            engine = Engine(step, array_namespace(X))
+        else:
+            engine = Engine(step, xp, fixed_shapes=True)
         positions = np.arange(n_samples)
+        # Dask data in several chunks: the chunks, then the rows of each, in orders drawn
+        # from random_state (xpnet.train's); an order of every row would not scale.
+        orders = None
+        if chunked and self.shuffle and len(X.chunks[0]) > 1:
+            orders = chunk_orders(X.chunks[0], seed=int(rng.randint(2**31 - 1)), shuffle=True)
 
-        def order(_: int) -> np.ndarray | None:
+        def order(_: int) -> Any:
             nonlocal positions
             self._progress.begin_epoch()
             if not self.shuffle:
                 return None
+            if orders is not None:
+                return next(orders)
             permutation = np.arange(n_samples)  # scikit-learn shuffles the previous order
             rng.shuffle(permutation)
             positions = positions[permutation]
+            if chunked:  # one chunk: scikit-learn's order of its rows
+                return ChunkOrder(X.chunks[0], np.zeros(1, dtype=np.int64), rows_of_one=positions)
             return positions
 
         steps = -(-n_samples // batch_size)
@@ -847,13 +966,24 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
 
     def _fit_lbfgs(self, data: _Data) -> None:
         """scipy's L-BFGS-B on host float64 vectors; the loss and gradient at each point
-        are computed on the backend (the weights go there, the gradient comes back)."""
+        are computed on the backend (the weights go there, the gradient comes back); on
+        Dask, one map-reduce over the chunks and one ``dask.compute`` per evaluation."""
         xp, where = data.xp, _place_of(data.X)
         shapes = [(tuple(W.shape), tuple(b.shape)) for W, b in zip(self.coefs_, self.intercepts_)]
         dtype = _numpy_dtype(xp, data.X.dtype)
         sizes = [int(np.prod(s)) for s, _ in shapes] + [s[0] for _, s in shapes]
         bounds = np.cumsum([0, *sizes])
-        objective = _objective(self.activation, self.out_activation_, float(self.alpha), xp)
+        if is_dask_array(data.X):  # each evaluation one map-reduce over the chunks
+            on_dask = _objective(
+                self.activation, self.out_activation_, float(self.alpha), array_namespace(data.X)
+            )
+
+            def objective(layers: Layers, *args: Any) -> tuple[Array, Layers]:
+                result: tuple[Array, Layers] = to_host_tree(on_dask(from_host_tree(layers), *args))
+                return result
+
+        else:
+            objective = _objective(self.activation, self.out_activation_, float(self.alpha), xp)
 
         def unpack(packed: np.ndarray) -> Layers:
             parts = [packed[a:b] for a, b in itertools.pairwise(bounds)]
@@ -1047,6 +1177,24 @@ def _pack(layers: Layers) -> np.ndarray:
     return np.concatenate(arrays).astype(np.float64)
 
 
+def _stand_in(values: np.ndarray, y: Array) -> np.ndarray:
+    """A few rows with the labels of Dask ``y`` (its distinct ``values``; 2-D: one row per
+    value) whose scikit-learn target type is ``y``'s: what the label checks and the label
+    binarizer are given in place of every label."""
+    return values if y.ndim == 1 else np.repeat(values[:, None], y.shape[1], axis=1)
+
+
+def _binarized(labels: np.ndarray, *, binarizer: LabelBinarizer, dtype: Any) -> np.ndarray:
+    """The core's target rows of one chunk of labels (one-hot, or 0/1 indicators)."""
+    result: np.ndarray = binarizer.transform(labels).astype(bool).astype(dtype)
+    return result
+
+
+def _class_weights(labels: np.ndarray, *, classes: np.ndarray, weights: np.ndarray) -> Any:
+    """The weight of each label's class (``classes`` sorted, as ``np.unique`` sorts)."""
+    return weights[np.searchsorted(classes, labels)]
+
+
 def _report_epoch(estimator: _BaseMLP, loss: float) -> None:
     """Call the private epoch hook (``python -m xpnet fit``'s progress bar), if one is set."""
     hook = getattr(estimator, "_epoch_callback", None)
@@ -1224,7 +1372,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         call. Only for the stochastic solvers (sgd, adam)."""
         if self._partial_fit_first_call(classes):
             self._label_binarizer = LabelBinarizer()
-            y_host = _host_array(y, "y")
+            if is_dask_array(y):  # the kind of labels, from their distinct values (1-D: one kind)
+                y_host = _stand_in(distinct_values(y)[0], y) if y.ndim == 2 else np.zeros(0)
+            else:
+                y_host = _host_array(y, "y")
             if type_of_target(y_host).startswith("multilabel"):
                 self._label_binarizer.fit(y_host)
             else:
@@ -1279,6 +1430,42 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             asarray(classes, backend=xp, device=where) if numeric and on_backend else classes
         )
         return _Data(X, target, weight, binarized, host_weight, xp)
+
+    def _validate_dask_data_for_fit(
+        self, X: Any, y: Any, sample_weight: Any, incremental: bool, reset: bool
+    ) -> _Data:
+        """Dask data: one pass over ``y`` (and the weights) for the distinct labels and
+        their counts; the target rows and the class weights are then made chunk by chunk,
+        by the label binarizer, as the chunks are read."""
+        X, y = self._validate_dask_X_y(X, y, reset=reset)
+        given, nonzero = self._dask_sample_weight(sample_weight, X)
+        values, counts, nonzero = distinct_values(y, nonzero)
+        _check_nonzero(nonzero)
+        with _named("y"):
+            labels = check_array(_stand_in(values, y), ensure_2d=False, dtype=None, input_name="y")
+        self._fit_labels(labels, incremental)
+        binarizer = self._label_binarizer
+        dtype = X.dtype
+        width = binarizer.transform(labels[:1]).shape[1]
+        encode = functools.partial(_binarized, binarizer=binarizer, dtype=dtype)
+        target = map_rows(y, encode, width=width, dtype=dtype)
+        weight = given
+        if self.class_weight is not None:
+            if y.ndim == 2:
+                raise ValueError(
+                    "class_weight: on Dask arrays only for single-label y; pass the weights "
+                    "as sample_weight, or fit on in-memory arrays"
+                )
+            # compute_sample_weight's weights, from the label counts (the same numbers)
+            with _named("class_weight"):
+                per_class = compute_class_weight(
+                    self.class_weight, classes=values, y=values, sample_weight=counts
+                )
+            look_up = functools.partial(_class_weights, classes=values, weights=per_class)
+            class_weight = map_rows(y, look_up, width=None, dtype=np.float64)
+            weight = (class_weight if given is None else class_weight * given).astype(dtype)
+        self.classes_ = binarizer.classes_  # the model lives on the host
+        return _Data(X, target, weight, None, None, _host_namespace())
 
     def _fit_labels(self, y: np.ndarray, incremental: bool) -> None:
         """scikit-learn's rules: a new label binarizer on a fresh fit; with warm_start the
@@ -1476,6 +1663,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         dtype = _numpy_dtype(xp, X.dtype)
         target = asarray(y_host.astype(dtype), backend=xp, device=_place_of(X))
         return _Data(X, target, weight, y_host, host_weight, xp)
+
+    def _validate_dask_data_for_fit(
+        self, X: Any, y: Any, sample_weight: Any, incremental: bool, reset: bool
+    ) -> _Data:
+        """Dask data: the targets' values checked in the graph, chunk by chunk."""
+        X, y = self._validate_dask_X_y(X, y, reset=reset)
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y: regression targets must be numbers, got dtype {y.dtype}")
+        weight, nonzero = self._dask_sample_weight(sample_weight, X)
+        _check_nonzero(nonzero)
+        target = y[:, None] if y.ndim == 1 else y
+        target = checked_finite(target.astype(X.dtype), name="y")
+        return _Data(X, target, weight, None, None, _host_namespace())
 
     def _host_score(
         self, output: np.ndarray, y_true: np.ndarray, weight: np.ndarray | None
