@@ -196,7 +196,7 @@ def train(
         check_chunks(X, y)
         if sample_weight is not None:
             raise TypeError(
-                "sample_weight: not supported by train on Dask arrays yet; train on in-memory "
+                "sample_weight: not supported on Dask arrays by train yet; train on in-memory "
                 "arrays to weight the samples, or fit xpnet.MLPClassifier / MLPRegressor, "
                 "whose fit streams the weights with the chunks"
             )
