@@ -13,6 +13,11 @@ array-api-strict), on its device, in its floating dtype (float32 stays float32).
 
 This module is the thin layer around them: checking parameters and data, class
 labels, the host draws, batching, the schedules, stopping and the attributes.
+
+On Dask arrays the chunks stream through the engine (:mod:`xpnet._dask`): the model's
+weights live on the host, each epoch reads each chunk once, and the targets and weights
+are made chunk by chunk. Unshuffled, the fit equals the in-memory one; shuffled, the chunks
+and then the rows of each are visited in an order drawn from ``random_state``.
 """
 
 from __future__ import annotations
@@ -1276,6 +1281,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     feature_names_in_ :
         As scikit-learn's.
 
+    Notes
+    -----
+    **Dask arrays** (row chunks of whole samples; ``y`` and ``sample_weight`` Dask with
+    ``X``'s row chunks, or in memory): ``fit`` and ``partial_fit`` stream the chunks through
+    the model, each read once per epoch, and keep ``coefs_`` and ``intercepts_`` on the host
+    (NumPy); ``classes_`` comes from one pass over ``y``. With ``shuffle=False`` the fit
+    equals the in-memory fit on the same rows; with ``shuffle=True`` each epoch visits the
+    chunks, then the rows of each chunk, in an order drawn from ``random_state`` (as
+    :func:`xpnet.train`), not scikit-learn's permutation of all rows (data in one chunk are
+    shuffled in scikit-learn's order). ``early_stopping`` needs ``X_val``, ``y_val`` there;
+    ``lbfgs`` runs full batch, one map-reduce over the chunks per evaluation.
+
     Examples
     --------
     >>> import array_api_strict as xp
@@ -1285,6 +1302,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, y)
     >>> type(clf.predict(X)) is type(X), clf.coefs_[0].shape
     (True, (2, 8))
+
+    On Dask arrays, chunk by chunk:
+
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> X = da.from_array(np.asarray(X), chunks=(6, 2))
+    >>> y = da.from_array(np.asarray(y), chunks=6)
+    >>> clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> type(clf.coefs_[0]).__name__, clf.predict(X).chunks
+    ('ndarray', ((6, 6, 6, 2),))
     """
 
     def __init__(
@@ -1358,7 +1385,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         validation rows of the user's own, HistGradientBoosting's names and meaning: after
         each epoch ``validation_scores_`` (accuracy) and ``validation_loss_curve_`` record
         the model on them, and with ``early_stopping=True`` the stopping rule uses them
-        instead of holding out ``validation_fraction``. Returns ``self``.
+        instead of holding out ``validation_fraction`` (on Dask ``X`` they are required
+        for early stopping; Dask validation arrays are computed into memory once).
+        ``X``, ``y``, ``sample_weight`` may be Dask arrays: see the class's notes.
+        Returns ``self``.
         """
         return self._fit(
             X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
@@ -1369,7 +1399,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:
         """One epoch over ``X``, ``y``; ``classes`` (all labels) is required on the first
-        call. Only for the stochastic solvers (sgd, adam)."""
+        call. Only for the stochastic solvers (sgd, adam). On a Dask array: one epoch over
+        its chunks (on one chunk, the same as on its NumPy values), as dask-ml's
+        ``Incremental`` calls it block by block."""
         if self._partial_fit_first_call(classes):
             self._label_binarizer = LabelBinarizer()
             if is_dask_array(y):  # the kind of labels, from their distinct values (1-D: one kind)
@@ -1555,7 +1587,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     A drop-in for :class:`sklearn.neural_network.MLPRegressor`; the parameters and
     attributes are those of :class:`MLPClassifier` plus ``loss``:
     ``"squared_error"`` (identity output, half the squared error averaged over the
-    outputs) or ``"poisson"`` (exp output, half the Poisson deviance).
+    outputs) or ``"poisson"`` (exp output, half the Poisson deviance). It fits on Dask
+    arrays as :class:`MLPClassifier` does (see its notes).
 
     Examples
     --------
@@ -1563,7 +1596,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> from xpnet import MLPRegressor
     >>> X = xp.reshape(xp.linspace(-1.0, 1.0, 20), (20, 1))
     >>> y = 2.0 * X[:, 0] + 1.0
-    >>> reg = MLPRegressor((8,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, y)
     >>> reg.predict(X).shape, reg.score(X, y) > 0.99
     ((20,), True)
     """
@@ -1638,14 +1671,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Fit the model to ``X`` (n_samples, n_features) and targets ``y`` (n_samples,)
         or (n_samples, n_outputs); ``sample_weight`` (n_samples,). ``X_val``, ``y_val``
         (and ``sample_weight_val``): validation rows of the user's own, as for
-        :meth:`MLPClassifier.fit` (the score is R^2). Returns ``self``."""
+        :meth:`MLPClassifier.fit` (the score is R^2). Dask arrays: chunk by chunk, as
+        :meth:`MLPClassifier.fit`. Returns ``self``."""
         return self._fit(
             X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
         )
 
     @available_if(_check_solver)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """One epoch over ``X``, ``y`` (stochastic solvers only)."""
+        """One epoch over ``X``, ``y`` (stochastic solvers only); on a Dask array, one
+        epoch over its chunks."""
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _out_activation(self) -> str:
