@@ -42,7 +42,9 @@ def _data(kind: str) -> tuple[np.ndarray, np.ndarray]:
     if kind == "binary":
         return make_classification(N, 4, random_state=1)
     if kind == "strings":
-        X, y = make_classification(N, 4, n_informative=3, n_redundant=1, n_classes=3, random_state=3)
+        X, y = make_classification(
+            N, 4, n_informative=3, n_redundant=1, n_classes=3, random_state=3
+        )
         return X, np.array(["setosa", "versicolor", "virginica"])[y]
     if kind == "multilabel":
         X, _ = make_classification(N, 4, random_state=2)
@@ -157,7 +159,9 @@ def test_full_batch_solvers_equal_the_in_memory_fit(params) -> None:
     ours = _estimator("multiclass", max_iter=6, **params)
     ours.fit(_chunked(X), _chunked(y), sample_weight=_chunked(w))
     if params.get("solver") == "lbfgs":  # L-BFGS has no curves
-        for a, e in zip([*ours.coefs_, *ours.intercepts_], [*expected.coefs_, *expected.intercepts_]):
+        for a, e in zip(
+            [*ours.coefs_, *ours.intercepts_], [*expected.coefs_, *expected.intercepts_]
+        ):
             assert type(a) is np.ndarray
             np.testing.assert_allclose(a, e, rtol=RTOL, atol=1e-13)
         assert ours.n_iter_ == expected.n_iter_
@@ -173,8 +177,12 @@ def test_in_memory_labels_or_weights_go_with_dask_rows() -> None:
     w = _weights()
     params = {"shuffle": False, "batch_size": 32}
     expected = _estimator("multiclass", **params).fit(X, y, sample_weight=w)
-    assert_same_fit(_estimator("multiclass", **params).fit(_chunked(X), y, sample_weight=w), expected)
-    assert_same_fit(_estimator("multiclass", **params).fit(X, _chunked(y), sample_weight=w), expected)
+    assert_same_fit(
+        _estimator("multiclass", **params).fit(_chunked(X), y, sample_weight=w), expected
+    )
+    assert_same_fit(
+        _estimator("multiclass", **params).fit(X, _chunked(y), sample_weight=w), expected
+    )
 
 
 def test_warm_start_and_float32_follow_the_in_memory_fit() -> None:
@@ -269,6 +277,7 @@ def test_a_dask_fit_saves_loads_and_trains_on_exactly(tmp_path) -> None:
 # --- partial_fit, and dask-ml's Incremental protocol -------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")  # the last block: 20 rows
 @pytest.mark.parametrize("kind", ["multiclass", "multilabel", "regression"])
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_partial_fit_on_blocks_equals_partial_fit_on_their_values(kind, shuffle) -> None:

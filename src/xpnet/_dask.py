@@ -223,10 +223,13 @@ def chunk_orders(chunks: Sequence[int], *, seed: int, shuffle: bool) -> Iterator
 def reads_stored_data(part: Any) -> bool:
     """Whether computing ``part`` (a Delayed of one chunk, with the graph of its whole array)
     only reads stored data: every task a getter of ``dask.array.from_array`` (which
-    ``from_zarr`` uses), nothing computed."""
+    ``from_zarr`` uses) or xpnet's own work on the chunk it read (a value check folded into
+    the graph, the estimators' encoding of labels into target rows), nothing else computed."""
     from dask.array import core
 
-    getters = {core.getter, core.getter_nofancy, core.getter_inline}
+    from ._validation import checked_block
+
+    allowed = {core.getter, core.getter_nofancy, core.getter_inline, checked_block, _encoded_block}
     for node in dict(part.__dask_graph__()).values():
         if isinstance(node, tuple) and node and callable(node[0]):
             func = node[0]  # a task of the tuple form (dask before the task spec)
@@ -234,7 +237,7 @@ def reads_stored_data(part: Any) -> bool:
             func = getattr(node, "func", None)  # dask._task_spec.Task; data has none
             if func is None:
                 continue
-        if func not in getters:
+        if func not in allowed:
             return False
     return True
 

@@ -47,6 +47,15 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _drivers
 from . import _validation as check
+from ._compat import (
+    array_namespace,
+    device,
+    is_array_api_obj,
+    is_dask_array,
+    is_jax_namespace,
+    is_numpy_array,
+    namespace_name,
+)
 from ._dask import (
     ChunkOrder,
     check_chunks,
@@ -58,15 +67,6 @@ from ._dask import (
     from_host_tree,
     map_rows,
     to_host_tree,
-)
-from ._compat import (
-    array_namespace,
-    device,
-    is_array_api_obj,
-    is_dask_array,
-    is_jax_namespace,
-    is_numpy_array,
-    namespace_name,
 )
 from ._engine import Engine, EpochResult, Step, reported_loss
 from ._optional import optional_import
@@ -956,6 +956,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         xp = data.xp
         X_val, target, weight = data.X, data.target, data.sample_weight
         host_target, host_weight = data.host_target, data.host_weight
+        assert host_target is not None  # validation rows are in memory, never Dask
         if val_idx is not None:
             idx = asarray(val_idx, backend=xp, device=_place_of(data.X))
             X_val = _drivers.take_rows(X_val, idx, xp=xp)
@@ -1193,6 +1194,13 @@ def _binarized(labels: np.ndarray, *, binarizer: LabelBinarizer, dtype: Any) -> 
     """The core's target rows of one chunk of labels (one-hot, or 0/1 indicators)."""
     result: np.ndarray = binarizer.transform(labels).astype(bool).astype(dtype)
     return result
+
+
+def _target_rows(y: np.ndarray, *, dtype: Any) -> np.ndarray:
+    """The core's target rows of one chunk of regression targets, checked finite."""
+    rows = y.reshape(y.shape[0], -1).astype(dtype)
+    check.check_finite(rows, "y", xp=_host_namespace())
+    return rows
 
 
 def _class_weights(labels: np.ndarray, *, classes: np.ndarray, weights: np.ndarray) -> Any:
@@ -1708,8 +1716,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             raise ValueError(f"y: regression targets must be numbers, got dtype {y.dtype}")
         weight, nonzero = self._dask_sample_weight(sample_weight, X)
         _check_nonzero(nonzero)
-        target = y[:, None] if y.ndim == 1 else y
-        target = checked_finite(target.astype(X.dtype), name="y")
+        rows = functools.partial(_target_rows, dtype=X.dtype)
+        target = map_rows(y, rows, width=1 if y.ndim == 1 else y.shape[1], dtype=X.dtype)
         return _Data(X, target, weight, None, None, _host_namespace())
 
     def _host_score(
