@@ -79,3 +79,21 @@ def test_streamed_epoch_from_files_equals_numpy(stored, read_here: bool) -> None
         np.testing.assert_allclose(np.asarray(W.compute()), W_ref, atol=1e-5)
         np.testing.assert_allclose(np.asarray(b.compute()), b_ref, atol=1e-5)
     assert np.all(np.isfinite(history.loss))
+
+
+@pytest.mark.parametrize("read_here", [True, False])
+def test_estimators_stream_files_read_here_and_equal_numpy(stored, read_here: bool) -> None:  # type: ignore[no-untyped-def]
+    """What the estimators stream (X with its value check folded in, the target rows
+    encoded per chunk) still only reads the files: this process reads them itself."""
+    path, _, _ = stored
+    X, y = xpnet.datasets.open_zarr(path)
+    clf = xpnet.MLPClassifier((8,), batch_size=64, max_iter=2, shuffle=False, random_state=0)
+    data = clf._validate_dask_data_for_fit(X, y, None, False, True)
+    for array in (data.X, data.target):
+        assert _dask.reads_stored_data(array.to_delayed(optimize_graph=False).reshape(-1)[1])
+    with dask.config.set({"xpnet.stream.read-stored-here": read_here}):
+        ours = clf.fit(X, y)
+    expected = xpnet.MLPClassifier(**clf.get_params()).fit(*dask.compute(X, y))
+    for a, e in zip(ours.coefs_, expected.coefs_):
+        np.testing.assert_allclose(a, e, rtol=1e-6)
+    assert ours.loss_curve_ == pytest.approx(expected.loss_curve_, rel=1e-6)

@@ -79,6 +79,16 @@ def check_chunks(X: Array, y: Array | None = None, *, name: str = "X") -> None:
         )
 
 
+def check_row_chunks(a: Array, X: Array, name: str) -> None:
+    """Dask ``a`` (per-sample values: weights, targets) has ``X``'s row chunks."""
+    check_known_chunks(a, name)
+    if tuple(a.chunks[0]) != tuple(X.chunks[0]):
+        raise ValueError(
+            f"{name}: its chunks {a.chunks[0]} differ from X's row chunks {X.chunks[0]}; "
+            f"rechunk it, e.g. {name} = {name}.rechunk(X.chunks[0])"
+        )
+
+
 # --- value checks folded into the graph ----------------------------------------------------
 
 
@@ -110,6 +120,43 @@ def _after_positive_total(block: np.ndarray, total: np.ndarray, *, name: str) ->
     if not total > 0:
         raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
     return block
+
+
+# --- per-sample values made from labels, chunk by chunk (the estimators' targets, weights) ---
+
+
+def distinct_values(y: Array, *also: Any) -> tuple[Any, ...]:
+    """The distinct values of Dask ``y`` (of all its entries, sorted) and how often each
+    occurs, computed in one pass over ``y`` together with ``also`` (other lazy values,
+    such as a check of the sample weights): ``(values, counts, *also)``."""
+    da = optional_import("dask.array")
+    dask = optional_import("dask")
+
+    values, counts = da.unique(y, return_counts=True)
+    return tuple(dask.compute(values, counts, *also))
+
+
+def map_rows(
+    y: Array, encode: Callable[[np.ndarray], np.ndarray], *, width: int | None, dtype: Any
+) -> Array:
+    """``encode`` applied to each row chunk of Dask ``y`` (NumPy in, NumPy of ``dtype``
+    out, where the chunk is computed): ``width`` values per sample (a target matrix), or
+    one per sample for ``width=None`` (weights), in ``y``'s row chunks."""
+    da = optional_import("dask.array")
+
+    if y.ndim == 2:
+        y = y.rechunk({1: -1})
+    if width is None:
+        shape: dict[str, Any] = {"chunks": (y.chunks[0],), "drop_axis": 1 if y.ndim == 2 else None}
+        meta = np.empty((0,), dtype=dtype)
+    else:
+        shape = {"chunks": (y.chunks[0], (width,)), "new_axis": 1 if y.ndim == 1 else None}
+        meta = np.empty((0, width), dtype=dtype)
+    return da.map_blocks(_encoded_block, y, encode=encode, dtype=dtype, meta=meta, **shape)
+
+
+def _encoded_block(block: np.ndarray, *, encode: Callable[[np.ndarray], np.ndarray]) -> Any:
+    return encode(block)
 
 
 # --- the sample order of an epoch over chunks -----------------------------------------------
@@ -176,10 +223,13 @@ def chunk_orders(chunks: Sequence[int], *, seed: int, shuffle: bool) -> Iterator
 def reads_stored_data(part: Any) -> bool:
     """Whether computing ``part`` (a Delayed of one chunk, with the graph of its whole array)
     only reads stored data: every task a getter of ``dask.array.from_array`` (which
-    ``from_zarr`` uses), nothing computed."""
+    ``from_zarr`` uses) or xpnet's own work on the chunk it read (a value check folded into
+    the graph, the estimators' encoding of labels into target rows), nothing else computed."""
     from dask.array import core
 
-    getters = {core.getter, core.getter_nofancy, core.getter_inline}
+    from ._validation import checked_block
+
+    allowed = {core.getter, core.getter_nofancy, core.getter_inline, checked_block, _encoded_block}
     for node in dict(part.__dask_graph__()).values():
         if isinstance(node, tuple) and node and callable(node[0]):
             func = node[0]  # a task of the tuple form (dask before the task spec)
@@ -187,18 +237,24 @@ def reads_stored_data(part: Any) -> bool:
             func = getattr(node, "func", None)  # dask._task_spec.Task; data has none
             if func is None:
                 continue
-        if func not in getters:
+        if func not in allowed:
             return False
     return True
 
 
 def stream_chunks(
-    X: Array, y: Array, order: ChunkOrder, *, num_classes: int | None
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The chunks of ``(X, y)`` as NumPy arrays, in ``order``, each computed once.
+    X: Array,
+    y: Array,
+    order: ChunkOrder,
+    *,
+    num_classes: int | None,
+    weights: Array | None = None,
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """The chunks of ``(X, y)`` (and of ``weights``, when given: ``(X, y, w)``) as NumPy
+    arrays, in ``order``, each computed once.
 
     The next chunk is computed in a background thread while the caller works on the current
-    one: by this process when ``X`` and ``y`` only read stored arrays (``from_zarr``,
+    one: by this process when the arrays only read stored arrays (``from_zarr``,
     ``from_array``: :func:`reads_stored_data`), since this process needs the rows anyway
     and a read on a worker would add a copy through the cluster's sockets; by the current
     Dask scheduler (threads, or the workers of a ``distributed.Client``) otherwise, or when
@@ -214,28 +270,27 @@ def stream_chunks(
 
     # One Delayed per row chunk, made once: computing X.blocks[i] would slice and optimise
     # the whole array's graph again for every chunk (0.5 s a chunk at 240 chunks).
-    whole = {i: -1 for i in range(1, y.ndim)}
-    X_parts = X.to_delayed(optimize_graph=False).reshape(-1)
-    y_parts = (y.rechunk(whole) if whole else y).to_delayed(optimize_graph=False).reshape(-1)
+    columns = [X, y] if weights is None else [X, y, weights]
+    parts = [_row_parts(a) for a in columns]
 
     # Chunks that are plain reads of a stored array (Zarr, HDF5, a memory map) are read by
     # this process, which needs their rows: through a cluster the same read runs on a worker
     # and the chunk is then copied through the sockets (and the scheduler) to this process.
     here = dask.config.get("xpnet.stream.read-stored-here", True) and all(
-        reads_stored_data(part) for part in (X_parts[0], y_parts[0])
+        reads_stored_data(part[0]) for part in parts
     )
     scheduler = "sync" if here else None
 
-    def load(k: int) -> tuple[np.ndarray, np.ndarray]:
+    def load(k: int) -> tuple[np.ndarray, ...]:
         block = int(order.blocks[k])
-        X_chunk, y_chunk = dask.compute(X_parts[block], y_parts[block], scheduler=scheduler)
+        chunk = dask.compute(*(part[block] for part in parts), scheduler=scheduler)
         if num_classes is not None:
-            check_label_values(y_chunk, "y", num_classes=num_classes, xp=np_xp)
-        check_finite(X_chunk, "X", xp=np_xp)
+            check_label_values(chunk[1], "y", num_classes=num_classes, xp=np_xp)
+        check_finite(chunk[0], "X", xp=np_xp)
         rows = order.rows(k)
         if rows is None:
-            return X_chunk, y_chunk
-        return X_chunk[rows], y_chunk[rows]
+            return tuple(chunk)
+        return tuple(a[rows] for a in chunk)
 
     count = len(order.blocks)
     if count == 0:
@@ -249,19 +304,26 @@ def stream_chunks(
             yield current
 
 
+def _row_parts(a: Array) -> np.ndarray:
+    """One Delayed per row chunk of ``a`` (every other axis merged into one chunk)."""
+    whole = {i: -1 for i in range(1, a.ndim)}
+    return (a.rechunk(whole) if whole else a).to_delayed(optimize_graph=False).reshape(-1)
+
+
 def stream_batches(
-    chunks: Iterator[tuple[np.ndarray, np.ndarray]], size: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Minibatches of ``size`` consecutive rows of the stream of chunks (the last may be
-    smaller); a batch spans two chunks where a chunk boundary falls inside it, so the
-    batches are those of in-memory training on the concatenated stream."""
-    carry: list[tuple[np.ndarray, np.ndarray]] = []
+    chunks: Iterator[tuple[np.ndarray, ...]], size: int
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Minibatches of ``size`` consecutive rows of the stream of chunks (tuples of arrays
+    with the same rows: ``(X, y)`` or ``(X, y, w)``; the last batch may be smaller); a batch
+    spans two or more chunks where chunk boundaries fall inside it, so the batches are those
+    of in-memory training on the concatenated stream."""
+    carry: list[tuple[np.ndarray, ...]] = []
     carried = 0
-    for X_chunk, y_chunk in chunks:
-        start, rows = 0, X_chunk.shape[0]
+    for chunk in chunks:
+        start, rows = 0, chunk[0].shape[0]
         if carried:
             start = min(size - carried, rows)
-            carry.append((X_chunk[:start], y_chunk[:start]))
+            carry.append(tuple(a[:start] for a in chunk))
             carried += start
             if carried < size:
                 continue
@@ -269,17 +331,17 @@ def stream_batches(
             carry, carried = [], 0
         stop = start + (rows - start) // size * size
         for first in range(start, stop, size):
-            yield X_chunk[first : first + size], y_chunk[first : first + size]
+            yield tuple(a[first : first + size] for a in chunk)
         if stop < rows:
-            carry, carried = [(X_chunk[stop:], y_chunk[stop:])], rows - stop
+            carry, carried = [tuple(a[stop:] for a in chunk)], rows - stop
     if carried:
         yield _concat(carry)
 
 
-def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+def _concat(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     if len(parts) == 1:
         return parts[0]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return tuple(np.concatenate(column) for column in zip(*parts))
 
 
 # --- parameters: small pytrees of arrays, moved between Dask and the host -------------------
@@ -320,7 +382,10 @@ class DaskEpoch:
 
     The step is :mod:`xpnet.optim`'s ``step(carry, X, y, lr, *, xp)`` with ``carry =
     (layers, optimizer state)``; ``y`` holds labels (1-D integers: range-checked in the
-    graph) or target rows.
+    graph) or target rows; ``weights`` (Dask, with ``X``'s row chunks) the samples'
+    weights, streamed with their rows. The carry comes back where it came from: Dask arrays
+    (persisted values, :func:`xpnet.train`) for a Dask carry, NumPy arrays for a NumPy
+    carry (the estimators, whose weights live on the host).
     """
 
     pipelined = False
@@ -341,28 +406,52 @@ class DaskEpoch:
         lrs: Sequence[float],
         weights: Array | None = None,
     ) -> tuple[Any, Array, Array]:
-        if weights is not None:
-            raise TypeError(
-                "sample_weight: not supported on Dask arrays yet; train on in-memory arrays "
-                "to weight the samples"
-            )
         check_chunks(X, y)
+        if weights is not None:
+            check_row_chunks(weights, X, "sample_weight")
         labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
         num_classes = int(carry[0][-1][0].shape[1]) if labels else None
-        if order is None and size >= X.shape[0]:
-            return self.full_batch(carry, X, y, lrs[0], num_classes=num_classes)
+        on_host = not any(is_dask(leaf) for leaf in tree_leaves(carry))
+        if size >= X.shape[0]:  # one batch: never gathered here, whatever the order
+            return self.full_batch(
+                carry, X, y, lrs[0], num_classes=num_classes, weights=weights, on_host=on_host
+            )
         if order is None:
             order = next(chunk_orders(X.chunks[0], seed=0, shuffle=False))
-        return self.streamed(carry, X, y, order, size, lrs, num_classes=num_classes)
+        return self.streamed(
+            carry,
+            X,
+            y,
+            order,
+            size,
+            lrs,
+            num_classes=num_classes,
+            weights=weights,
+            on_host=on_host,
+        )
 
     def full_batch(
-        self, carry: Any, X: Array, y: Array, lr: float, *, num_classes: int | None
+        self,
+        carry: Any,
+        X: Array,
+        y: Array,
+        lr: float,
+        *,
+        num_classes: int | None,
+        weights: Array | None = None,
+        on_host: bool = False,
     ) -> tuple[Any, Array, Array]:
         X = checked_finite(X)
         if num_classes is not None:
             y = checked_labels(y, num_classes)
-        new_carry, loss_sum, hits = self.step(carry, X, y, lr, xp=self.xp)
-        result: tuple[Any, Array, Array] = persist_tree(new_carry, loss_sum, hits)
+        if on_host:
+            carry = from_host_tree(carry)
+        new_carry, loss_sum, hits = self.step(carry, X, y, lr, xp=self.xp, weights=weights)
+        result: tuple[Any, Array, Array] = (
+            to_host_tree((new_carry, loss_sum, hits))
+            if on_host
+            else persist_tree(new_carry, loss_sum, hits)
+        )
         return result
 
     def streamed(
@@ -375,19 +464,28 @@ class DaskEpoch:
         lrs: Sequence[float],
         *,
         num_classes: int | None,
+        weights: Array | None = None,
+        on_host: bool = False,
     ) -> tuple[Any, Array, Array]:
         da = optional_import("dask.array")
 
-        host = to_host_tree(carry)
+        host = carry if on_host else to_host_tree(carry)
         losses, hits = [], []
-        chunks = stream_chunks(X, y, order, num_classes=num_classes)
-        for i, (X_batch, y_batch) in enumerate(stream_batches(chunks, size)):
+        chunks = stream_chunks(X, y, order, num_classes=num_classes, weights=weights)
+        for i, (X_batch, y_batch, *w_batch) in enumerate(stream_batches(chunks, size)):
             host, batch_loss, batch_hits = self.step(
-                host, X_batch, y_batch, lrs[i], xp=self.host_xp
+                host,
+                X_batch,
+                y_batch,
+                lrs[i],
+                xp=self.host_xp,
+                weights=w_batch[0] if w_batch else None,
             )
             losses.append(batch_loss)
             hits.append(batch_hits)
         loss_sum, hit_count = np.sum(np.stack(losses)), np.sum(np.stack(hits))
+        if on_host:
+            return host, loss_sum, hit_count
         return from_host_tree(host), da.from_array(loss_sum), da.from_array(hit_count)
 
 

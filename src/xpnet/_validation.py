@@ -382,7 +382,9 @@ def check_positive_total(x: Array, name: str, *, xp: Namespace) -> None:
         raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
 
 
-def _checked_block(block: Any, *, check: Callable[..., None]) -> Any:
+def checked_block(block: Any, *, check: Callable[..., None]) -> Any:
+    """``block`` after ``check(block, xp=...)``: the task that :func:`fold_check` adds to
+    each chunk (named so that :func:`xpnet._dask.reads_stored_data` knows it)."""
     check(block, xp=array_namespace(block))
     return block
 
@@ -390,4 +392,4 @@ def _checked_block(block: Any, *, check: Callable[..., None]) -> Any:
 def fold_check(x: Array, check: Callable[..., None]) -> Array:
     """Dask array ``x`` with ``check(chunk, xp=...)`` run on each chunk when it is computed:
     a bad value fails loudly when the data are read, with no extra pass over them."""
-    return x.map_blocks(_checked_block, check=check, dtype=x.dtype, meta=x._meta)
+    return x.map_blocks(checked_block, check=check, dtype=x.dtype, meta=x._meta)
