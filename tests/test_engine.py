@@ -112,6 +112,49 @@ def test_buckets() -> None:
         assert n <= row_bucket(n) <= n + n / 8 + 1
 
 
+def test_jax_estimator_compiles_nothing_per_data_set_size() -> None:
+    """On the CPU, a JAX fit and predict on a data set of another size (same row bucket)
+    compile nothing at all: the checks, padding and label decoding read host views, the
+    epochs and the output reuse their padded shapes."""
+    Backend.JAX.installed or pytest.skip("needs the [jax] extra")
+    import jax
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("host views exist on the CPU only")
+    X_np, y_np, _ = _data(n=91, d=5)
+    assert row_bucket(90) == row_bucket(91)
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(7,), batch_size=32, max_iter=3, random_state=0
+    )  # batch_size="auto" would make the batch (and its compilation) the data set's size
+    compiled: list[str] = []
+
+    class Count(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("Compiling "):
+                compiled.append(record.getMessage().split(" with ")[0])
+
+    def fit_predict(n: int) -> None:
+        X, y = xpnet.asarray(X_np[:n], backend="jax"), xpnet.asarray(y_np[:n], backend="jax")
+        clf.fit(X, y).predict(X)
+        clf.predict_proba(xpnet.asarray(X_np[: n - 3], backend="jax"))
+
+    handler, logger = Count(), logging.getLogger("jax")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_predict(90)
+            first = list(compiled)
+            fit_predict(91)  # rows 90 and 91: one bucket (96)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert "Compiling jit(epoch)" in first
+    assert compiled == first, compiled[len(first) :]
+
+
 def test_jax_estimator_folds_share_one_compiled_epoch() -> None:
     """cross_val_score on JAX input: after one fold's fit, the other folds (455 or 456
     rows) compile no epoch of their own (they reuse the padded shapes)."""

@@ -50,6 +50,7 @@ from . import _validation as check
 from ._compat import (
     array_namespace,
     device,
+    host_view,
     is_array_api_obj,
     is_dask_array,
     is_jax_namespace,
@@ -680,8 +681,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         finally:
             del self._progress
         xp = data.xp
-        finite = [xp.all(xp.isfinite(a)) for a in (*self.coefs_, *self.intercepts_)]
-        if not all(bool(to_numpy(f)) for f in finite):
+        if not all(check.all_finite(a, xp=xp) for a in (*self.coefs_, *self.intercepts_)):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain "
                 "large values and need to be preprocessed."
@@ -1132,10 +1132,11 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         n = X.shape[0]
         if not is_jax_namespace(xp) or n == 0 or _drivers.row_bucket(n) == n:
             return network(layers, X)
-        filler = xp.zeros(
-            (_drivers.row_bucket(n) - n, X.shape[1]), dtype=X.dtype, device=device(X)
-        )
-        return network(layers, xp.concat([X, filler], axis=0))[:n, ...]
+        output = network(layers, _drivers.pad_rows(X, _drivers.row_bucket(n), xp=xp))
+        view = host_view(output)  # on the CPU, sliced without a compilation per size
+        if view is not None:
+            return _drivers.placed_like(view[:n], output, xp=xp)
+        return output[:n, ...]
 
     def _predict_output(self, X: Any, method: str) -> tuple[Array, Namespace]:
         """Validated X and the output of the fitted network on it, in X's namespace."""
@@ -1548,6 +1549,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _labels(self, output: Array, xp: Namespace) -> Any:
         """scikit-learn's ``LabelBinarizer.inverse_transform`` of the outputs: in the
         outputs' library and device, except non-numeric labels (NumPy)."""
+        view = host_view(output)  # a JAX array on the CPU: decoded without compilations
+        if view is not None:
+            labels = self._labels(view, array_namespace(view))
+            if self._label_binarizer.classes_.dtype.kind not in "biuf":
+                return labels
+            return _drivers.placed_like(labels, output, xp=xp)
         indices = self._label_indices(output, xp)
         if self._label_binarizer.y_type_ == "multilabel-indicator":
             return indices
