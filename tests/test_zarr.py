@@ -169,3 +169,18 @@ def test_streamed_epoch_from_compressed_files_equals_uncompressed(tmp_path) -> N
         results.append([np.asarray(p.compute()) for layer in trained for p in layer])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_open_zarr_reads_every_chunk_as_dask_from_zarr(tmp_path, compress: bool) -> None:  # type: ignore[no-untyped-def]
+    X, y = xpnet.datasets.make_classification_dask(1000, 5, 3, chunks=300, seed=0)
+    path = str(tmp_path / "train.zarr")
+    xpnet.datasets.save_zarr(path, X, y, compress=compress)
+    X2, y2 = xpnet.datasets.open_zarr(path)
+    for mine, name in ((X2, "X"), (y2, "y")):
+        reference = da.from_zarr(path, component=name)
+        assert mine.chunks == reference.chunks
+        for i in range(len(mine.chunks[0])):
+            block = mine.blocks[i].compute(scheduler="sync")
+            np.testing.assert_array_equal(block, reference.blocks[i].compute())
+            assert block.dtype == reference.dtype

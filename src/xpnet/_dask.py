@@ -182,7 +182,7 @@ def reads_stored_data(part: Any) -> bool:
     ``from_zarr`` uses), nothing computed."""
     from dask.array import core
 
-    getters = {core.getter, core.getter_nofancy, core.getter_inline}
+    getters = {core.getter, core.getter_nofancy, core.getter_inline, read_stored}
     for node in dict(part.__dask_graph__()).values():
         if isinstance(node, tuple) and node and callable(node[0]):
             func = node[0]  # a task of the tuple form (dask before the task spec)
@@ -282,6 +282,32 @@ def read_zarr_chunk_into(array: Any, index: tuple[slice, ...], out: np.ndarray) 
     except (ImportError, AttributeError, OSError, TypeError, ValueError):
         return False
     return True
+
+
+def read_stored(source: Any, index: Any, asarray: bool = True, lock: Any = None) -> Any:
+    """``source[index]``: the getter of the chunks of :func:`xpnet.datasets.open_zarr` (on a
+    worker, in a full-batch epoch). A whole uncompressed chunk of a local Zarr store is read
+    from its file straight into a new array (:func:`read_zarr_chunk_into`), where Zarr's own
+    read makes a second array of the chunk's size and copies it; anything else goes to
+    Dask's ``getter``."""
+    zarr = sys.modules.get("zarr")
+    if (
+        isinstance(index, tuple)
+        and all(isinstance(s, slice) for s in index)
+        and (zarr is not None and isinstance(source, getattr(zarr, "Array", ())))
+    ):
+        shape = tuple(len(range(*s.indices(n))) for s, n in zip(index, source.shape))
+        out = np.empty(shape, np.dtype(source.dtype).newbyteorder("="))
+        if lock is None or isinstance(lock, bool):
+            if read_zarr_chunk_into(source, index, out):
+                return out
+        else:
+            with lock:
+                if read_zarr_chunk_into(source, index, out):
+                    return out
+    from dask.array.core import getter
+
+    return getter(source, index, asarray=asarray, lock=lock)
 
 
 class ChunkBuffers:

@@ -337,8 +337,12 @@ def open_zarr(path: str, *, x: str = "X", y: str = "y") -> tuple[Array, Array]:
     zarr = optional_import("zarr", purpose="to read Zarr files")
     X_stored = zarr.open_array(path, path=x, mode="r")
     y_stored = zarr.open_array(path, path=y, mode="r")
-    X = da.from_zarr(X_stored)
-    y_arr = da.from_zarr(y_stored)
+    # as dask.array.from_zarr, with a getter that reads a whole uncompressed chunk of a local
+    # store straight from its file (one array of the chunk's size, not two)
+    from ._dask import read_stored
+
+    X = da.from_array(X_stored, chunks=X_stored.chunks, getitem=read_stored)
+    y_arr = da.from_array(y_stored, chunks=y_stored.chunks, getitem=read_stored)
     if y_arr.chunks[0] != X.chunks[0]:
         y_arr = y_arr.rechunk((X.chunks[0], *y_arr.chunks[1:]))
     return X, y_arr
