@@ -226,8 +226,7 @@ def read_into(source: Any, index: tuple[slice, ...], out: np.ndarray, lock: Any 
     if lock is not None and not isinstance(lock, bool):
         with lock:
             return read_into(source, index, out)
-    zarr = sys.modules.get("zarr")
-    if zarr is not None and isinstance(source, getattr(zarr, "Array", ())):
+    if _is_zarr_array(source):
         if read_zarr_chunk_into(source, index, out):
             return
         try:
@@ -238,6 +237,11 @@ def read_into(source: Any, index: tuple[slice, ...], out: np.ndarray, lock: Any 
             source.get_orthogonal_selection(index, out=NDBuffer.from_numpy_array(out))
         return
     out[...] = source[index]
+
+
+def _is_zarr_array(x: Any) -> bool:
+    zarr = sys.modules.get("zarr")  # loaded by whoever made a Zarr array
+    return zarr is not None and isinstance(x, getattr(zarr, "Array", ()))
 
 
 def read_zarr_chunk_into(array: Any, index: tuple[slice, ...], out: np.ndarray) -> bool:
@@ -269,7 +273,7 @@ def read_zarr_chunk_into(array: Any, index: tuple[slice, ...], out: np.ndarray) 
             coords.append(start // size)
         key = meta.encode_chunk_key(tuple(coords))
         path = os.path.join(str(store_path.store.root), store_path.path, key)
-        view = memoryview(out).cast("B")
+        view = out.data.cast("B")
         with open(path, "rb", buffering=0) as f:
             if os.fstat(f.fileno()).st_size != out.nbytes:
                 return False
@@ -290,11 +294,10 @@ def read_stored(source: Any, index: Any, asarray: bool = True, lock: Any = None)
     from its file straight into a new array (:func:`read_zarr_chunk_into`), where Zarr's own
     read makes a second array of the chunk's size and copies it; anything else goes to
     Dask's ``getter``."""
-    zarr = sys.modules.get("zarr")
     if (
         isinstance(index, tuple)
         and all(isinstance(s, slice) for s in index)
-        and (zarr is not None and isinstance(source, getattr(zarr, "Array", ())))
+        and _is_zarr_array(source)
     ):
         shape = tuple(len(range(*s.indices(n))) for s, n in zip(index, source.shape))
         out = np.empty(shape, np.dtype(source.dtype).newbyteorder("="))
