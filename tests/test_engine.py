@@ -216,7 +216,9 @@ def test_estimator_compile_modes_give_the_same_fit(backend, to_xp, mode) -> None
     """Every compile mode fits the numbers of the default, on every in-memory backend
     (torch's ``"jit"`` is ``torch.compile``: once, on torch, to keep the suite quick)."""
     if backend is Backend.DASK:
-        pytest.skip("Dask fits stream chunks eagerly, whatever the mode (tests/test_estimators_dask.py)")
+        pytest.skip(
+            "Dask fits stream chunks eagerly, whatever the mode (tests/test_estimators_dask.py)"
+        )
     if mode == "jit" and backend is Backend.TORCH:
         torch = pytest.importorskip("torch")
         if not torch._dynamo.is_dynamo_supported():

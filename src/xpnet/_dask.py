@@ -23,9 +23,12 @@ argument, and there is no extra pass over the data to look for it.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import functools
 import math
+import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -229,7 +232,14 @@ def reads_stored_data(part: Any) -> bool:
 
     from ._validation import checked_block
 
-    allowed = {core.getter, core.getter_nofancy, core.getter_inline, checked_block, _encoded_block}
+    allowed = {
+        core.getter,
+        core.getter_nofancy,
+        core.getter_inline,
+        read_stored,
+        checked_block,
+        _encoded_block,
+    }
     for node in dict(part.__dask_graph__()).values():
         if isinstance(node, tuple) and node and callable(node[0]):
             func = node[0]  # a task of the tuple form (dask before the task spec)
@@ -242,6 +252,151 @@ def reads_stored_data(part: Any) -> bool:
     return True
 
 
+def stored_block(part: Any) -> tuple[Any, tuple[slice, ...], Any] | None:
+    """``(source, index, lock)`` when computing ``part`` (a Delayed of one chunk) is one read
+    ``source[index]`` of a stored array (a getter of ``dask.array.from_array``/``from_zarr``,
+    :func:`reads_stored_data`); None for any other graph, which Dask computes."""
+    if not reads_stored_data(part):
+        return None
+    graph = dict(part.__dask_graph__())
+    task = graph.get(part.key)
+    args = getattr(task, "args", None)  # dask._task_spec.Task: getter(TaskRef, DataNode)
+    if not isinstance(args, tuple) or len(args) != 2:
+        return None
+    source = graph.get(getattr(args[0], "key", None))
+    source = getattr(source, "value", source)  # a DataNode, or the array itself
+    index = getattr(args[1], "value", args[1])
+    kwargs = getattr(task, "kwargs", None) or {}
+    if source is None or not isinstance(index, tuple):
+        return None
+    if not all(isinstance(s, slice) for s in index) or set(kwargs) - {"asarray", "lock"}:
+        return None
+    return source, index, kwargs.get("lock")
+
+
+def read_into(source: Any, index: tuple[slice, ...], out: np.ndarray, lock: Any = None) -> None:
+    """``out[...] = source[index]`` without a temporary array of the chunk's size where the
+    source can write into ``out``: a Zarr array (an uncompressed chunk of a local store is
+    read straight into ``out``, :func:`read_zarr_chunk_into`), anything else through its
+    ``__getitem__``. A fresh array per chunk costs page faults for every page of it, on this
+    machine as much as the read itself (and much more when the kernel compacts memory)."""
+    if lock is not None and not isinstance(lock, bool):
+        with lock:
+            return read_into(source, index, out)
+    if _is_zarr_array(source):
+        if read_zarr_chunk_into(source, index, out):
+            return
+        try:
+            from zarr.core.buffer.cpu import NDBuffer
+        except ImportError:  # zarr 2 takes the NumPy array itself
+            source.get_orthogonal_selection(index, out=out)
+        else:
+            source.get_orthogonal_selection(index, out=NDBuffer.from_numpy_array(out))
+        return
+    out[...] = source[index]
+
+
+def _is_zarr_array(x: Any) -> bool:
+    zarr = sys.modules.get("zarr")  # loaded by whoever made a Zarr array
+    return zarr is not None and isinstance(x, getattr(zarr, "Array", ()))
+
+
+def read_zarr_chunk_into(array: Any, index: tuple[slice, ...], out: np.ndarray) -> bool:
+    """Read one whole chunk of a Zarr array stored uncompressed in a local directory (a file
+    holding the chunk's bytes as they are in memory) into ``out``; False, having read nothing,
+    for anything else (compressed or filtered chunks, other stores, an edge or missing
+    chunk, another byte order), which Zarr then reads itself."""
+    try:
+        from zarr.storage import LocalStore
+
+        meta, store_path = array.metadata, array.store_path
+        if not isinstance(store_path.store, LocalStore) or out.dtype != array.dtype:
+            return False
+        if meta.zarr_format == 3:
+            names = [type(codec).__name__ for codec in meta.codecs]
+            endian = getattr(getattr(meta.codecs[0], "endian", None), "value", None)
+            if names != ["BytesCodec"] or endian not in (None, sys.byteorder):
+                return False
+        elif meta.compressor is not None or meta.filters or meta.order != "C":
+            return False
+        if not out.dtype.isnative or not out.flags.c_contiguous:
+            return False
+        chunk = array.chunks
+        coords = []
+        for sl, size, length in zip(index, chunk, array.shape):
+            start, stop, step = sl.indices(length)
+            if step != 1 or start % size or stop - start != size:
+                return False  # not exactly one whole chunk (an edge chunk is padded)
+            coords.append(start // size)
+        key = meta.encode_chunk_key(tuple(coords))
+        path = os.path.join(str(store_path.store.root), store_path.path, key)
+        view = out.data.cast("B")
+        with open(path, "rb", buffering=0) as f:
+            if os.fstat(f.fileno()).st_size != out.nbytes:
+                return False
+            done = 0
+            while done < out.nbytes:
+                got = f.readinto(view[done:])
+                if not got:
+                    return False
+                done += got
+    except (ImportError, AttributeError, OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def read_stored(source: Any, index: Any, asarray: bool = True, lock: Any = None) -> Any:
+    """``source[index]``: the getter of the chunks of :func:`xpnet.datasets.open_zarr` (on a
+    worker, in a full-batch epoch). A whole uncompressed chunk of a local Zarr store is read
+    from its file straight into a new array (:func:`read_zarr_chunk_into`), where Zarr's own
+    read makes a second array of the chunk's size and copies it; anything else goes to
+    Dask's ``getter``."""
+    if (
+        isinstance(index, tuple)
+        and all(isinstance(s, slice) for s in index)
+        and _is_zarr_array(source)
+    ):
+        shape = tuple(len(range(*s.indices(n))) for s, n in zip(index, source.shape))
+        out = np.empty(shape, np.dtype(source.dtype).newbyteorder("="))
+        if lock is None or isinstance(lock, bool):
+            if read_zarr_chunk_into(source, index, out):
+                return out
+        else:
+            with lock:
+                if read_zarr_chunk_into(source, index, out):
+                    return out
+    from dask.array.core import getter
+
+    return getter(source, index, asarray=asarray, lock=lock)
+
+
+class ChunkBuffers:
+    """Arrays reused from chunk to chunk while streaming: the ``k``-th chunk goes into slot
+    ``k % slots``, so a chunk's memory is overwritten only ``slots`` chunks later."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._arrays: dict[tuple[int, str], np.ndarray] = {}
+
+    def get(self, k: int, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """An array of ``shape`` and ``dtype`` in slot ``k % slots`` (a view of a larger one
+        where a smaller chunk comes)."""
+        key = (k % self.slots, name)
+        array = self._arrays.get(key)
+        if (
+            array is None
+            or array.dtype != dtype
+            or array.shape[1:] != shape[1:]
+            or (array.shape[0] < shape[0])
+        ):
+            array = self._arrays[key] = np.empty(shape, dtype)
+        return array[: shape[0]]
+
+
+#: Chunks read ahead of the one being trained on (each a buffer of a chunk's size).
+PREFETCH = 2
+
+
 def stream_chunks(
     X: Array,
     y: Array,
@@ -249,17 +404,21 @@ def stream_chunks(
     *,
     num_classes: int | None,
     weights: Array | None = None,
-) -> Iterator[tuple[np.ndarray, ...]]:
+) -> Iterator[tuple[tuple[np.ndarray, ...], np.ndarray | None]]:
     """The chunks of ``(X, y)`` (and of ``weights``, when given: ``(X, y, w)``) as NumPy
-    arrays, in ``order``, each computed once.
+    arrays, in ``order``, each computed once, with the order of their rows:
+    ``((X_chunk, y_chunk[, w_chunk]), rows)``, ``rows`` a permutation of the chunk's rows
+    or None (as stored), applied batch by batch by :func:`stream_batches`.
 
-    The next chunk is computed in a background thread while the caller works on the current
-    one: by this process when the arrays only read stored arrays (``from_zarr``,
-    ``from_array``: :func:`reads_stored_data`), since this process needs the rows anyway
-    and a read on a worker would add a copy through the cluster's sockets; by the current
-    Dask scheduler (threads, or the workers of a ``distributed.Client``) otherwise, or when
-    ``dask.config.set({"xpnet.stream.read-stored-here": False})``. Each chunk's labels and
-    values are checked as it arrives.
+    The next chunks (:data:`PREFETCH`) are read in a background thread while the caller
+    works on the current one: by this process when the arrays only read stored arrays
+    (``from_zarr``, ``from_array``: :func:`reads_stored_data`), since this process needs the
+    rows anyway and a read on a worker would add a copy through the cluster's sockets; by the
+    current Dask scheduler (threads, or the workers of a ``distributed.Client``) otherwise, or
+    when ``dask.config.set({"xpnet.stream.read-stored-here": False})``. Read here, a chunk
+    goes into a buffer reused ``PREFETCH + 1`` chunks later (:class:`ChunkBuffers`): a chunk
+    is valid until the next but ``PREFETCH`` one is asked for. Each chunk's labels and values
+    are checked as it arrives.
     """
     dask = optional_import("dask")
 
@@ -279,28 +438,42 @@ def stream_chunks(
     here = dask.config.get("xpnet.stream.read-stored-here", True) and all(
         reads_stored_data(part[0]) for part in parts
     )
-    scheduler = "sync" if here else None
+    buffers = ChunkBuffers(PREFETCH + 1)
 
-    def load(k: int) -> tuple[np.ndarray, ...]:
+    def read(k: int, name: str, part: Any, array: Array) -> np.ndarray:
+        found = stored_block(part)
+        if found is None:
+            return np.asarray(dask.compute(part, scheduler="sync")[0])
+        source, index, lock = found
+        rows = index[0].indices(array.shape[0])
+        shape = (len(range(*rows)), *array.shape[1:])
+        out = buffers.get(k, name, shape, np.dtype(array.dtype))
+        read_into(source, index, out, lock)
+        return out
+
+    def load(k: int) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
         block = int(order.blocks[k])
-        chunk = dask.compute(*(part[block] for part in parts), scheduler=scheduler)
+        if here:
+            chunk = tuple(
+                read(k, str(i), part[block], array)
+                for i, (part, array) in enumerate(zip(parts, columns))
+            )
+        else:
+            chunk = tuple(dask.compute(*(part[block] for part in parts)))
         if num_classes is not None:
             check_label_values(chunk[1], "y", num_classes=num_classes, xp=np_xp)
         check_finite(chunk[0], "X", xp=np_xp)
-        rows = order.rows(k)
-        if rows is None:
-            return tuple(chunk)
-        return tuple(a[rows] for a in chunk)
+        return chunk, order.rows(k)
 
     count = len(order.blocks)
     if count == 0:
         return
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="xpnet-prefetch") as pool:
-        pending = pool.submit(load, 0)
+        pending = collections.deque(pool.submit(load, k) for k in range(min(PREFETCH, count)))
         for k in range(count):
-            current = pending.result()
-            if k + 1 < count:
-                pending = pool.submit(load, k + 1)
+            current = pending.popleft().result()
+            if k + PREFETCH < count:
+                pending.append(pool.submit(load, k + PREFETCH))
             yield current
 
 
@@ -311,37 +484,48 @@ def _row_parts(a: Array) -> np.ndarray:
 
 
 def stream_batches(
-    chunks: Iterator[tuple[np.ndarray, ...]], size: int
+    chunks: Iterator[tuple[tuple[np.ndarray, ...], np.ndarray | None]], size: int
 ) -> Iterator[tuple[np.ndarray, ...]]:
-    """Minibatches of ``size`` consecutive rows of the stream of chunks (tuples of arrays
-    with the same rows: ``(X, y)`` or ``(X, y, w)``; the last batch may be smaller); a batch
-    spans two or more chunks where chunk boundaries fall inside it, so the batches are those
-    of in-memory training on the concatenated stream."""
+    """Minibatches of ``size`` consecutive rows of the stream of chunks (``(X, y)`` or
+    ``(X, y, w)``; the last batch may be smaller), each chunk's rows taken in its order
+    ``rows`` (None: as stored); a batch spans two chunks where a chunk boundary falls inside
+    it, so the batches are those of in-memory training on the concatenated, reordered
+    stream. Each batch is a new array (the rows are taken batch by batch, as in-memory
+    training takes them), never a view of a chunk, whose buffer the stream reuses."""
     carry: list[tuple[np.ndarray, ...]] = []
     carried = 0
-    for chunk in chunks:
-        start, rows = 0, chunk[0].shape[0]
+    for arrays, rows in chunks:
+        start, count = 0, arrays[0].shape[0]
         if carried:
-            start = min(size - carried, rows)
-            carry.append(tuple(a[:start] for a in chunk))
+            start = min(size - carried, count)
+            carry.append(_take_rows(arrays, rows, 0, start))
             carried += start
             if carried < size:
                 continue
             yield _concat(carry)
             carry, carried = [], 0
-        stop = start + (rows - start) // size * size
+        stop = start + (count - start) // size * size
         for first in range(start, stop, size):
-            yield tuple(a[first : first + size] for a in chunk)
-        if stop < rows:
-            carry, carried = [tuple(a[stop:] for a in chunk)], rows - stop
+            yield _take_rows(arrays, rows, first, first + size)
+        if stop < count:
+            carry, carried = [_take_rows(arrays, rows, stop, count)], count - stop
     if carried:
         yield _concat(carry)
+
+
+def _take_rows(
+    arrays: tuple[np.ndarray, ...], rows: np.ndarray | None, first: int, stop: int
+) -> tuple[np.ndarray, ...]:
+    """Rows ``first:stop`` of the chunk's order (``rows``; None: as stored), as new arrays."""
+    if rows is None:
+        return tuple(a[first:stop].copy() for a in arrays)
+    return tuple(np.take(a, rows[first:stop], axis=0) for a in arrays)
 
 
 def _concat(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     if len(parts) == 1:
         return parts[0]
-    return tuple(np.concatenate(column) for column in zip(*parts))
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
 
 
 # --- parameters: small pytrees of arrays, moved between Dask and the host -------------------
