@@ -2,6 +2,7 @@
 
     python scripts/speed_on_small_data.py threads   # torch threads against scikit-learn
     python scripts/speed_on_small_data.py jax       # JAX: first fit, refits, cross-validation
+    python scripts/speed_on_small_data.py cv        # cross_val_score(cv=5), each in a new process
 
 Each data set is standardized, then ``MLPClassifier(random_state=0)`` (scikit-learn's
 defaults) is fitted; each time is the median of ``--repeats`` fits. The ``jax`` part runs
@@ -100,9 +101,56 @@ def jax_costs(repeats: int) -> None:
         print(f"cross_val_score(cv=5), {name} input: {time.perf_counter() - start:.2f} s")
 
 
+_CV = """
+import sys, time, warnings
+import numpy as np
+backend = sys.argv[1]
+if backend == "jax":
+    import jax
+    jax.config.update("jax_enable_x64", True)
+from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import cross_val_score
+from sklearn.preprocessing import StandardScaler
+import xpnet
+X, y = load_breast_cancer(return_X_y=True)
+X = StandardScaler().fit_transform(X)
+if backend == "jax":
+    X, y = xpnet.asarray(X, backend="jax"), xpnet.asarray(y, backend="jax")
+warnings.simplefilter("ignore")
+for _ in range(2):
+    start = time.perf_counter()
+    cross_val_score(xpnet.MLPClassifier(random_state=0), X, y, cv=5)
+    print(time.perf_counter() - start)
+"""
+
+
+def cv_in_fresh_processes(repeats: int) -> None:
+    """``cross_val_score(MLPClassifier(random_state=0), cv=5)`` on standardized
+    breast_cancer, NumPy and JAX input (x64), each in a new Python process (so JAX's
+    compilations count), run alternately; the medians of the first ("cold") and second
+    ("warm") cross-validation of each process."""
+    import subprocess
+    import sys
+
+    times: dict[str, list[list[float]]] = {"numpy": [], "jax": []}
+    for _ in range(repeats):
+        for backend in times:
+            out = subprocess.run(
+                [sys.executable, "-c", _CV, backend], capture_output=True, text=True, check=True
+            ).stdout.split()
+            times[backend].append([float(s) for s in out])
+    cold = {b: statistics.median(r[0] for r in runs) for b, runs in times.items()}
+    warm = {b: statistics.median(r[1] for r in runs) for b, runs in times.items()}
+    for backend in times:
+        print(f"{backend:6s} cold {cold[backend]:.2f} s   warm {warm[backend]:.2f} s")
+    print(f"JAX / NumPy, cold: {cold['jax'] / cold['numpy']:.2f}")
+    with open("/proc/loadavg") as stream:
+        print("load average:", stream.read().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", choices=("threads", "jax"))
+    parser.add_argument("part", choices=("threads", "jax", "cv"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated data sets")
     args = parser.parse_args()
@@ -110,6 +158,8 @@ def main() -> None:
         warnings.simplefilter("ignore")  # ConvergenceWarning: scikit-learn's defaults
         if args.part == "threads":
             threads(args.repeats, args.sets.split(","))
+        elif args.part == "cv":
+            cv_in_fresh_processes(args.repeats)
         else:
             jax_costs(args.repeats)
 

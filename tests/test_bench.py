@@ -165,6 +165,8 @@ def test_estimator_fits(quick_report: tuple[dict, str]) -> None:
         assert _positive(seconds), backend
         # the products alone take less than the whole fit
         assert seconds < fits["median_seconds"][f"large / xpnet {backend}"], backend
+        ratio = fits["fit_over_products"][backend]
+        assert ratio == fits["median_seconds"][f"large / xpnet {backend}"] / seconds
 
 
 def test_rowwise_and_memory(quick_report: tuple[dict, str]) -> None:

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 @pytest.fixture
 def to_xp(backend, to_xp):
-    """The in-memory backends: the estimators refuse Dask arrays (test_estimators.py)."""
+    """The in-memory backends (fits on Dask arrays: tests/test_estimators_dask.py)."""
     if backend is Backend.DASK:
-        pytest.skip("the estimators train on in-memory arrays")
+        pytest.skip("fits on Dask arrays: tests/test_estimators_dask.py")
     return to_xp
 
 

@@ -504,4 +504,13 @@ def test_out_of_core_bench_runs_and_reports_every_process(tmp_path) -> None:
     assert report["chunks"] == 3
     assert report["dask"]["streamed_rows_per_second"] > 0
     assert report["ratio_minibatch"] > 0
+    # where the time goes: the parts of both epochs, CPU time of every process
+    assert report["full_batch_breakdown"]["tasks_per_chunk"] > 0
+    assert report["full_batch_breakdown"]["per_chunk"]["the epoch on these chunks (wall)"] > 0
+    assert report["breakdown"]["median_seconds_per_chunk"]["steps (NumPy, this process)"] > 0
+    assert report["streamed_counters"]["cpu_seconds"]["main"] > 0
+    assert len(report["full_batch_counters"]["cpu_seconds"]) == 2  # main and the worker
+    text = _out_of_core.format_report(report)
+    assert "Where the full-batch epoch's time goes" in text
+    assert "Zarr, not Parquet" in text
     assert (tmp_path / "m.png").stat().st_size > 0

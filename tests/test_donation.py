@@ -93,8 +93,6 @@ def test_train_writes_into_nothing_the_caller_holds(backend: Backend, optimizer:
 
 
 def test_partial_fit_writes_into_no_earlier_coefs(backend: Backend) -> None:
-    if backend is Backend.DASK:
-        pytest.skip("the estimators refuse Dask arrays (tests/test_estimators.py)")
     rng = np.random.default_rng(3)
     X = to_backend(rng.standard_normal((60, 4)), backend)
     y = to_backend(rng.integers(0, 3, 60), backend)

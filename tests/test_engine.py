@@ -112,6 +112,49 @@ def test_buckets() -> None:
         assert n <= row_bucket(n) <= n + n / 8 + 1
 
 
+def test_jax_estimator_compiles_nothing_per_data_set_size() -> None:
+    """On the CPU, a JAX fit and predict on a data set of another size (same row bucket)
+    compile nothing at all: the checks, padding and label decoding read host views, the
+    epochs and the output reuse their padded shapes."""
+    Backend.JAX.installed or pytest.skip("needs the [jax] extra")
+    import jax
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("host views exist on the CPU only")
+    X_np, y_np, _ = _data(n=91, d=5)
+    assert row_bucket(90) == row_bucket(91)
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(7,), batch_size=32, max_iter=3, random_state=0
+    )  # batch_size="auto" would make the batch (and its compilation) the data set's size
+    compiled: list[str] = []
+
+    class Count(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("Compiling "):
+                compiled.append(record.getMessage().split(" with ")[0])
+
+    def fit_predict(n: int) -> None:
+        X, y = xpnet.asarray(X_np[:n], backend="jax"), xpnet.asarray(y_np[:n], backend="jax")
+        clf.fit(X, y).predict(X)
+        clf.predict_proba(xpnet.asarray(X_np[: n - 3], backend="jax"))
+
+    handler, logger = Count(), logging.getLogger("jax")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_predict(90)
+            first = list(compiled)
+            fit_predict(91)  # rows 90 and 91: one bucket (96)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert "Compiling jit(epoch)" in first
+    assert compiled == first, compiled[len(first) :]
+
+
 def test_jax_estimator_folds_share_one_compiled_epoch() -> None:
     """cross_val_score on JAX input: after one fold's fit, the other folds (455 or 456
     rows) compile no epoch of their own (they reuse the padded shapes)."""
@@ -154,3 +197,43 @@ def test_jax_estimator_folds_share_one_compiled_epoch() -> None:
         warnings.simplefilter("ignore")
         expected = cross_val_score(clf, X, y, cv=5)
     np.testing.assert_allclose(scores, expected, rtol=1e-12)
+
+
+# --- the estimators' compile option -------------------------------------------------------------
+
+
+def _fit_with(compile: str, X, y):
+    clf = xpnet.MLPClassifier(
+        hidden_layer_sizes=(6,), batch_size=16, max_iter=4, random_state=0, compile=compile
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence; dynamo's notes on array-api-compat
+        return clf.fit(X, y)
+
+
+@pytest.mark.parametrize("mode", ["none", "jit", "epoch"])
+def test_estimator_compile_modes_give_the_same_fit(backend, to_xp, mode) -> None:
+    """Every compile mode fits the numbers of the default, on every in-memory backend
+    (torch's ``"jit"`` is ``torch.compile``: once, on torch, to keep the suite quick)."""
+    if backend is Backend.DASK:
+        pytest.skip(
+            "Dask fits stream chunks eagerly, whatever the mode (tests/test_estimators_dask.py)"
+        )
+    if mode == "jit" and backend is Backend.TORCH:
+        torch = pytest.importorskip("torch")
+        if not torch._dynamo.is_dynamo_supported():
+            pytest.skip("torch.compile is not supported here")
+    X_np, y_np, _ = _data(n=50)
+    X, y = to_xp(X_np), to_xp(y_np)
+    default, chosen = _fit_with("auto", X, y), _fit_with(mode, X, y)
+    assert chosen.n_iter_ == default.n_iter_ == 4
+    np.testing.assert_allclose(chosen.loss_curve_, default.loss_curve_, rtol=1e-10)
+    for a, b in zip(chosen.coefs_ + chosen.intercepts_, default.coefs_ + default.intercepts_):
+        np.testing.assert_allclose(xpnet.to_numpy(a), xpnet.to_numpy(b), rtol=1e-10, atol=1e-13)
+
+
+def test_estimator_compile_mode_is_checked() -> None:
+    X, y, _ = _data(n=20)
+    with pytest.raises(ValueError, match=r"^compile: must be one of"):
+        xpnet.MLPClassifier(compile="fast").fit(X, y)
+    assert xpnet.MLPRegressor(compile="none").get_params()["compile"] == "none"

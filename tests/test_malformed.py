@@ -1055,8 +1055,8 @@ YC_HOST = np.array([0, 1, 2] * 4)
 YR_HOST = _RNG.standard_normal(12)
 WC_HOST = _RNG.uniform(0.5, 2.0, 12)
 _FIT = {"max_iter": 3, "random_state": 0}
-#: The estimators refuse Dask arrays with a TypeError that points to xpnet.train
-#: (tests/test_estimators.py): no oracle of theirs applies there, so they are left out.
+#: On Dask arrays the estimators check the values as the chunks are read, with messages of
+#: their own (tests/test_estimators_dask.py): the in-memory oracle does not apply there.
 ESTIMATORS_NOT_ON = (Backend.DASK,)
 DIVERGENCE = r"Solver produced non-finite parameter weights"  # scikit-learn's words
 

@@ -211,6 +211,25 @@ def is_traced(x: Array) -> bool:
     return bool(hook(x) if hook is not None else is_lazy_array(x))
 
 
+def host_view(x: Array) -> Any:
+    """``x`` as a NumPy array without a copy where its memory is the host's: a JAX array
+    on one CPU device (a read-only view); ``None`` for everything else (NumPy itself,
+    accelerators, several devices, traced arrays).
+
+    JAX compiles every eager operation once per shape, so bookkeeping that is cheap in
+    NumPy (a finiteness test, padding rows, decoding labels) costs a compilation per
+    operation and data-set size, tens of milliseconds each; on a host view it costs none.
+    """
+    if not is_jax_array(x) or is_traced(x):
+        return None
+    devices = x.devices()
+    if len(devices) != 1 or next(iter(devices)).platform != "cpu":
+        return None
+    import numpy as np
+
+    return np.asarray(x)
+
+
 def namespace_name(xp: Namespace) -> str:
     """The backend name of a namespace: ``"numpy"``, ``"torch"``, ``"jax"``, ..."""
     if is_numpy_namespace(xp):

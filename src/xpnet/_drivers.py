@@ -23,6 +23,7 @@ import numpy as np
 
 from ._compat import (
     device,
+    host_view,
     is_dask_namespace,
     is_jax_namespace,
     is_numpy_namespace,
@@ -437,10 +438,7 @@ def _jax_fixed_shape_runner(step: Step, xp: Namespace) -> EpochRunner:
     finished = _one_epoch_deep()
 
     def pad(a: Array | None, rows: int) -> Array | None:
-        if a is None or a.shape[0] == rows:
-            return a
-        filler = xp.zeros((rows - a.shape[0], *a.shape[1:]), dtype=a.dtype, device=device(a))
-        return xp.concat([a, filler], axis=0)
+        return None if a is None else pad_rows(a, rows, xp=xp)
 
     def run(
         params: Any,
@@ -549,6 +547,27 @@ def take_rows(x: Array, idx: Array, *, xp: Namespace) -> Array:
     if is_sparse(x):
         return x[idx]
     return _take_fn(xp)(x, idx)
+
+
+def pad_rows(a: Array, rows: int, *, xp: Namespace) -> Array:
+    """``a`` with zero rows appended up to ``rows`` rows. A JAX array on the CPU is padded
+    through its host view (no compilation per data-set size, see
+    :func:`xpnet._compat.host_view`)."""
+    if a.shape[0] == rows:
+        return a
+    view = host_view(a)
+    if view is not None:
+        filler = np.zeros((rows - a.shape[0], *a.shape[1:]), dtype=view.dtype)
+        return placed_like(np.concatenate([view, filler]), a, xp=xp)
+    filler = xp.zeros((rows - a.shape[0], *a.shape[1:]), dtype=a.dtype, device=device(a))
+    return xp.concat([a, filler], axis=0)
+
+
+def placed_like(data: np.ndarray, a: Array, *, xp: Namespace) -> Array:
+    """Host ``data`` as an array of ``xp`` placed as ``a`` is: on its device, and for JAX
+    committed to it only where ``a`` is (``jax.jit`` compiles anew for a new placement)."""
+    committed = getattr(a, "committed", True)
+    return asarray(data, backend=xp, device=device(a) if committed else None)
 
 
 def compiled(fn: Callable[..., Any], xp: Namespace) -> Callable[..., Any]:

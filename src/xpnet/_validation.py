@@ -29,6 +29,7 @@ from ._compat import (
     HOST_ONLY_TYPES,
     array_namespace,
     device,
+    host_view,
     is_array,
     is_jax_array,
     is_traced,
@@ -202,6 +203,16 @@ def check_finite(x: Array, name: str, *, xp: Namespace) -> None:
     """No NaN or inf in ``x`` (skipped for traced arrays)."""
     if is_traced(x):
         return
+    if not all_finite(x, xp=xp):
+        raise ValueError(f"{name}: contains NaN or inf values")
+
+
+def all_finite(x: Array, *, xp: Namespace) -> bool:
+    """Whether every value of the concrete array ``x`` is finite (a JAX array on the CPU is
+    read through its host view: no compilation per shape)."""
+    view = host_view(x)
+    if view is not None:
+        x, xp = view, array_namespace(view)
     if (size(x) or 0) >= _SUM_CHECK_MIN_SIZE:
         # A NaN or inf anywhere makes the sum NaN or inf, so a finite sum proves every value
         # finite with one read of x and no temporary of its size (torch's isfinite builds
@@ -210,9 +221,8 @@ def check_finite(x: Array, name: str, *, xp: Namespace) -> None:
             warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow / inf - inf
             total = xp.sum(x)
         if bool(xp.isfinite(total)):
-            return
-    if not bool(xp.all(xp.isfinite(x))):
-        raise ValueError(f"{name}: contains NaN or inf values")
+            return True
+    return bool(xp.all(xp.isfinite(x)))
 
 
 def check_same_device(arrays: Sequence[Array], names: Sequence[str]) -> None:
@@ -382,7 +392,9 @@ def check_positive_total(x: Array, name: str, *, xp: Namespace) -> None:
         raise ValueError(f"{name}: the weights sum to 0; at least one must be positive")
 
 
-def _checked_block(block: Any, *, check: Callable[..., None]) -> Any:
+def checked_block(block: Any, *, check: Callable[..., None]) -> Any:
+    """``block`` after ``check(block, xp=...)``: the task that :func:`fold_check` adds to
+    each chunk (named so that :func:`xpnet._dask.reads_stored_data` knows it)."""
     check(block, xp=array_namespace(block))
     return block
 
@@ -390,4 +402,4 @@ def _checked_block(block: Any, *, check: Callable[..., None]) -> Any:
 def fold_check(x: Array, check: Callable[..., None]) -> Array:
     """Dask array ``x`` with ``check(chunk, xp=...)`` run on each chunk when it is computed:
     a bad value fails loudly when the data are read, with no extra pass over them."""
-    return x.map_blocks(_checked_block, check=check, dtype=x.dtype, meta=x._meta)
+    return x.map_blocks(checked_block, check=check, dtype=x.dtype, meta=x._meta)

@@ -780,7 +780,11 @@ def _jax_from_numpy(data: np.ndarray, *, xp: Namespace, dtype: Any, device: Any)
             raise _x64_error("x")
         if data.dtype == np.int64:
             dtype = xp.int32
-    return xp.asarray(data, dtype=dtype, device=device)
+    if dtype is not None:
+        data = data.astype(np.dtype(dtype), copy=False)
+    # Cast here and copied over: jnp.asarray with a dtype or a device compiles a conversion
+    # for every new shape (tens of milliseconds each, per fold in a cross-validation).
+    return sys.modules["jax"].device_put(data, device, may_alias=False)
 
 
 register("numpy", device=_numpy_device, aliases=("np",), install="pip install numpy")

@@ -276,6 +276,13 @@ def save_zarr(path: str, X: Array, y: Array, *, compress: bool = False) -> None:
     compress : bool
         Zarr's default compressor (Zstandard) instead of none.
 
+    Your own data set, in files of another kind, is converted chunk by chunk: make ``X`` and
+    ``y`` lazy Dask arrays of its rows (``np.load(path, mmap_mode="r")`` then
+    ``dask.array.from_array`` for NumPy files; ``dask.dataframe.read_csv`` or
+    ``read_parquet`` then ``.to_dask_array(lengths=True)`` for tables;
+    ``dask.array.from_delayed`` of a loader for anything else), save them here, and train on
+    :func:`open_zarr`'s arrays (the second example; docs: "Scaling out").
+
     Examples
     --------
     >>> import tempfile, os, xpnet
@@ -285,6 +292,21 @@ def save_zarr(path: str, X: Array, y: Array, *, compress: bool = False) -> None:
     >>> X2, y2 = xpnet.datasets.open_zarr(os.path.join(folder, "train.zarr"))
     >>> X2.chunks, bool((X2 == X).all().compute())
     (((300, 300, 300, 100), (4,)), True)
+
+    From NumPy files on disk, never loaded whole:
+
+    >>> import numpy as np, dask.array as da
+    >>> np.save(os.path.join(folder, "X.npy"), np.ones((500, 4), np.float32))
+    >>> np.save(os.path.join(folder, "y.npy"), np.arange(500) % 3)
+    >>> def rows(name):
+    ...     stored = np.load(os.path.join(folder, name), mmap_mode="r")
+    ...     return da.from_array(stored, chunks=(200, *stored.shape[1:]))
+    >>> xpnet.datasets.save_zarr(os.path.join(folder, "mine.zarr"), rows("X.npy"), rows("y.npy"))
+    >>> X3, y3 = xpnet.datasets.open_zarr(os.path.join(folder, "mine.zarr"))
+    >>> start = xpnet.init_layers((4, 8, 3), xp="dask", seed=0, dtype="float32")
+    >>> trained, history = xpnet.train(X3, y3, start, epochs=1, lr=0.1, batch_size=100)
+    >>> X3.chunks[0], len(history.loss)
+    ((200, 200, 100), 1)
     """
     import dask
     import dask.array as da
@@ -337,8 +359,12 @@ def open_zarr(path: str, *, x: str = "X", y: str = "y") -> tuple[Array, Array]:
     zarr = optional_import("zarr", purpose="to read Zarr files")
     X_stored = zarr.open_array(path, path=x, mode="r")
     y_stored = zarr.open_array(path, path=y, mode="r")
-    X = da.from_zarr(X_stored)
-    y_arr = da.from_zarr(y_stored)
+    # as dask.array.from_zarr, with a getter that reads a whole uncompressed chunk of a local
+    # store straight from its file (one array of the chunk's size, not two)
+    from ._dask import read_stored
+
+    X = da.from_array(X_stored, chunks=X_stored.chunks, getitem=read_stored)
+    y_arr = da.from_array(y_stored, chunks=y_stored.chunks, getitem=read_stored)
     if y_arr.chunks[0] != X.chunks[0]:
         y_arr = y_arr.rechunk((X.chunks[0], *y_arr.chunks[1:]))
     return X, y_arr

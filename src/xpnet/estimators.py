@@ -13,6 +13,11 @@ array-api-strict), on its device, in its floating dtype (float32 stays float32).
 
 This module is the thin layer around them: checking parameters and data, class
 labels, the host draws, batching, the schedules, stopping and the attributes.
+
+On Dask arrays the chunks stream through the engine (:mod:`xpnet._dask`): the model's
+weights live on the host, each epoch reads each chunk once, and the targets and weights
+are made chunk by chunk. Unshuffled, the fit equals the in-memory one; shuffled, the chunks
+and then the rows of each are visited in an order drawn from ``random_state``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -45,15 +50,29 @@ from . import _validation as check
 from ._compat import (
     array_namespace,
     device,
+    host_view,
     is_array_api_obj,
     is_dask_array,
     is_jax_namespace,
     is_numpy_array,
     namespace_name,
 )
+from ._dask import (
+    ChunkOrder,
+    check_chunks,
+    check_known_chunks,
+    check_row_chunks,
+    checked_finite,
+    chunk_orders,
+    distinct_values,
+    from_host_tree,
+    map_rows,
+    to_host_tree,
+)
 from ._engine import Engine, EpochResult, Step, reported_loss
 from ._network import forward_layers, mean_loss_and_grad
-from ._typing import Array, Layer, Namespace
+from ._optional import optional_import
+from ._typing import Array, Layer, Layers, Namespace
 from .backends import asarray, jax_x64_enabled, to_numpy
 from .losses import LOSSES
 from .losses import output as _output_function
@@ -83,7 +102,6 @@ except ImportError:  # an older scikit-learn: the estimators work, set_callbacks
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-Layers = tuple[Layer, ...]
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -228,14 +246,20 @@ def _objective(
 
 
 class _Data(NamedTuple):
-    """The training data on the backend, plus what the host needs of it."""
+    """The training data on the backend, plus what the host needs of it.
+
+    On Dask, ``X``, ``target`` and ``sample_weight`` are lazy Dask arrays with the same row
+    chunks (the targets and weights made chunk by chunk as the chunks are read), nothing is
+    held on the host (``host_target``, ``host_weight`` are None), and ``xp`` is NumPy's:
+    the model's weights live on the host.
+    """
 
     X: Array  # (n, d) floating, on the backend
     target: Array  # the core's (n, K) target matrix, in X's dtype
     sample_weight: Array | None  # (n,) in X's dtype, or None
-    host_target: np.ndarray  # binarized labels (classifier) or y (n, K) (regressor)
+    host_target: np.ndarray | None  # binarized labels (classifier) or y (n, K) (regressor)
     host_weight: np.ndarray | None
-    xp: Namespace
+    xp: Namespace  # the namespace of the model's weights (X's, or NumPy's for Dask data)
 
 
 def _place_of(X: Any) -> Any:
@@ -302,6 +326,17 @@ def _named(name: str) -> Iterator[None]:
 
 def _host_float(x: Array) -> float:
     return float(to_numpy(x))
+
+
+def _host_namespace() -> Namespace:
+    """NumPy's Array-API namespace: where a model fitted on Dask data keeps its weights."""
+    return array_namespace(np.zeros(0))
+
+
+def _check_nonzero(nonzero: Any) -> None:
+    """The first pass's verdict on the sample weights (a bool, or a Dask boolean)."""
+    if not bool(to_numpy(nonzero) if is_dask_array(nonzero) else nonzero):
+        raise ValueError("sample_weight: must contain at least one non-zero number")
 
 
 # --- the estimators ---------------------------------------------------------------------------
@@ -399,6 +434,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         if not (_is_real(self.n_iter_no_change) and self.n_iter_no_change == np.inf):
             _check_number("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
         _check_number("max_fun", self.max_fun, low=1, integer=True)
+        _check_options("compile", self.compile, _drivers.COMPILE_MODES)
         return hidden
 
     # -- X --
@@ -516,6 +552,74 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
             raise ValueError("sample_weight: must contain at least one non-zero number")
         return asarray(host, backend=xp, device=_place_of(X)), host
 
+    # -- Dask data: checked lazily, chunk by chunk, as the chunks are read --
+
+    def _validate_dask_X_y(self, X: Any, y: Any, *, reset: bool) -> tuple[Array, Array]:
+        """``X`` and ``y`` of a fit on Dask data, both Dask arrays with the same row chunks
+        (the one given in memory, if any, is cut into the other's chunks): ``X`` checked as
+        :meth:`_validate_X` checks it (its values in the graph), each chunk whole samples."""
+        da = optional_import("dask.array")
+
+        if y is None:
+            raise ValueError(
+                f"y: {type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        for name, array in (("X", X), ("y", y)):
+            if is_dask_array(array):
+                check_known_chunks(array, name)
+        if not is_dask_array(X):
+            X = _host_array(X, "X")
+            if X.ndim != 2:
+                raise ValueError(f"X: expected a 2-D array, got shape {X.shape}")
+        if not is_dask_array(y):
+            y = _host_array(y, "y")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y: expected a 1-D or 2-D array, got shape {tuple(y.shape)}")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"y: has {y.shape[0]} samples but X has {X.shape[0]}")
+        if not is_dask_array(X):
+            X = da.from_array(X, chunks=(y.chunks[0], -1))
+        if not is_dask_array(y):
+            y = da.from_array(y, chunks=(X.chunks[0], *y.shape[1:]))
+        X, _ = self._validate_X(X, reset=reset)
+        check_chunks(X, y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=5,
+            )
+            y = y[:, 0]
+        return X, (y.rechunk({1: -1}) if y.ndim == 2 else y)
+
+    def _dask_sample_weight(self, sample_weight: Any, X: Array) -> tuple[Array | None, Any]:
+        """``sample_weight`` of a fit on Dask ``X``: a Dask array in X's dtype and row
+        chunks whose values are checked as its chunks are read, and the test that one weight
+        is non-zero: lazy for Dask weights, for the fit's first pass (True when checked)."""
+        da = optional_import("dask.array")
+
+        if sample_weight is None:
+            return None, True
+        n, dtype = X.shape[0], X.dtype
+        if not is_dask_array(sample_weight):  # in memory: checked here, as for in-memory X
+            host = self._sample_weight(sample_weight, X, _host_namespace())[1]
+            assert host is not None
+            return da.from_array(host, chunks=X.chunks[0]), True
+        weight = sample_weight
+        check_known_chunks(weight, "sample_weight")
+        if weight.ndim != 1:
+            raise ValueError(
+                f"sample_weight: must be a 1-D array or a scalar, got shape {weight.shape}"
+            )
+        if weight.shape[0] != n:
+            raise ValueError(f"sample_weight: has {weight.shape[0]} values but X has {n} samples")
+        if weight.dtype.kind not in "biuf":
+            raise TypeError(f"sample_weight: expected real weights, got dtype {weight.dtype}")
+        check_row_chunks(weight, X, "sample_weight")
+        weight = checked_finite(weight.astype(dtype), name="sample_weight")
+        return weight, da.any(weight != 0)
+
     # -- fitting --
 
     @_with_callbacks
@@ -528,18 +632,22 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         incremental: bool,
         validation: tuple[Any, Any, Any] = (None, None, None),
     ) -> Any:
-        if is_dask_array(X) or is_dask_array(y):
-            raise TypeError(
-                f"{'X' if is_dask_array(X) else 'y'}: the estimators train on in-memory "
-                "arrays (NumPy, torch, JAX, ...), not Dask arrays: they run scikit-learn's "
-                "own minibatch loop, whose lazy graph would grow with every step. Train on "
-                "Dask data with xpnet.train (chunk by chunk, see the page 'Scaling out') or "
-                "fit on X.compute(); a fitted model predicts on Dask arrays, chunk by chunk."
-            )
         hidden = self._check_hyperparameters()
+        # Dask data stream through the engine chunk by chunk; the validation rows are
+        # computed into memory once (they are scored after every epoch).
+        on_dask = is_dask_array(X) or is_dask_array(y)
+        X_val, y_val, sample_weight_val = (
+            to_numpy(v) if is_dask_array(v) else v for v in validation
+        )
+        if on_dask and self.early_stopping and not incremental and X_val is None:
+            raise ValueError(
+                "early_stopping: on Dask arrays no rows are held out of X (a random split "
+                "would need the whole data set at once): give the validation rows yourself, "
+                "fit(X, y, X_val=..., y_val=...), or set early_stopping=False"
+            )
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        data = self._validate_data_for_fit(X, y, sample_weight, incremental, first_pass)
-        X_val, y_val, sample_weight_val = validation
+        validate = self._validate_dask_data_for_fit if on_dask else self._validate_data_for_fit
+        data = validate(X, y, sample_weight, incremental, first_pass)
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val, y_val: give both validation arrays, or neither")
         if sample_weight_val is not None and X_val is None:
@@ -555,7 +663,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
             if classes is not None:
                 self.classes_ = classes
         n_features = data.X.shape[1]
-        self.n_outputs_ = int(data.host_target.shape[1])
+        self.n_outputs_ = int(data.target.shape[1])
         layer_units = [n_features, *hidden, self.n_outputs_]
         rng = check_random_state(self.random_state)
         if first_pass:
@@ -573,8 +681,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         finally:
             del self._progress
         xp = data.xp
-        finite = [xp.all(xp.isfinite(a)) for a in (*self.coefs_, *self.intercepts_)]
-        if not all(bool(to_numpy(f)) for f in finite):
+        if not all(check.all_finite(a, xp=xp) for a in (*self.coefs_, *self.intercepts_)):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain "
                 "large values and need to be preprocessed."
@@ -642,7 +749,11 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         rate of each epoch (``invscaling``, ``adaptive``), the loss as scikit-learn reports
         it, its stopping rules and attributes. The epochs run in :mod:`xpnet._engine`, as
         :func:`xpnet.train`'s do: on JAX each epoch is one compiled call, in shapes padded
-        to a few sizes so that cross-validation folds share one compilation.
+        to a few sizes so that cross-validation folds share one compilation. On Dask the
+        chunks stream to NumPy steps in this process (:class:`xpnet._dask.DaskEpoch`; one
+        map-reduce per epoch for a batch of every row), the weights stay on the host, and a
+        shuffled epoch visits the chunks, then the rows of each, in an order drawn from
+        ``random_state`` (scikit-learn's own order for data in one chunk).
         """
         xp, layers = data.xp, self._layers()
         if not incremental or not hasattr(self, "_optimizer"):
@@ -671,17 +782,30 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
             float(self.alpha),
             report=self.out_activation_,
         )
-        engine = Engine(step, xp, fixed_shapes=True)
+        chunked = is_dask_array(X)
+        if chunked:
+            engine = Engine(step, array_namespace(X))
+        else:
+            engine = Engine(step, xp, compile=self.compile, fixed_shapes=True)
         positions = np.arange(n_samples)
+        # Dask data in several chunks: the chunks, then the rows of each, in orders drawn
+        # from random_state (xpnet.train's); an order of every row would not scale.
+        orders = None
+        if chunked and self.shuffle and len(X.chunks[0]) > 1:
+            orders = chunk_orders(X.chunks[0], seed=int(rng.randint(2**31 - 1)), shuffle=True)
 
-        def order(_: int) -> np.ndarray | None:
+        def order(_: int) -> Any:
             nonlocal positions
             self._progress.begin_epoch()
             if not self.shuffle:
                 return None
+            if orders is not None:
+                return next(orders)
             permutation = np.arange(n_samples)  # scikit-learn shuffles the previous order
             rng.shuffle(permutation)
             positions = positions[permutation]
+            if chunked:  # one chunk: scikit-learn's order of its rows
+                return ChunkOrder(X.chunks[0], np.zeros(1, dtype=np.int64), rows_of_one=positions)
             return positions
 
         steps = -(-n_samples // batch_size)
@@ -832,6 +956,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         xp = data.xp
         X_val, target, weight = data.X, data.target, data.sample_weight
         host_target, host_weight = data.host_target, data.host_weight
+        assert host_target is not None  # validation rows are in memory, never Dask
         if val_idx is not None:
             idx = asarray(val_idx, backend=xp, device=_place_of(data.X))
             X_val = _drivers.take_rows(X_val, idx, xp=xp)
@@ -847,13 +972,24 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
 
     def _fit_lbfgs(self, data: _Data) -> None:
         """scipy's L-BFGS-B on host float64 vectors; the loss and gradient at each point
-        are computed on the backend (the weights go there, the gradient comes back)."""
+        are computed on the backend (the weights go there, the gradient comes back); on
+        Dask, one map-reduce over the chunks and one ``dask.compute`` per evaluation."""
         xp, where = data.xp, _place_of(data.X)
         shapes = [(tuple(W.shape), tuple(b.shape)) for W, b in zip(self.coefs_, self.intercepts_)]
         dtype = _numpy_dtype(xp, data.X.dtype)
         sizes = [int(np.prod(s)) for s, _ in shapes] + [s[0] for _, s in shapes]
         bounds = np.cumsum([0, *sizes])
-        objective = _objective(self.activation, self.out_activation_, float(self.alpha), xp)
+        if is_dask_array(data.X):  # each evaluation one map-reduce over the chunks
+            on_dask = _objective(
+                self.activation, self.out_activation_, float(self.alpha), array_namespace(data.X)
+            )
+
+            def objective(layers: Layers, *args: Any) -> tuple[Array, Layers]:
+                result: tuple[Array, Layers] = to_host_tree(on_dask(from_host_tree(layers), *args))
+                return result
+
+        else:
+            objective = _objective(self.activation, self.out_activation_, float(self.alpha), xp)
 
         def unpack(packed: np.ndarray) -> Layers:
             parts = [packed[a:b] for a, b in itertools.pairwise(bounds)]
@@ -996,10 +1132,11 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         n = X.shape[0]
         if not is_jax_namespace(xp) or n == 0 or _drivers.row_bucket(n) == n:
             return network(layers, X)
-        filler = xp.zeros(
-            (_drivers.row_bucket(n) - n, X.shape[1]), dtype=X.dtype, device=device(X)
-        )
-        return network(layers, xp.concat([X, filler], axis=0))[:n, ...]
+        output = network(layers, _drivers.pad_rows(X, _drivers.row_bucket(n), xp=xp))
+        view = host_view(output)  # on the CPU, sliced without a compilation per size
+        if view is not None:
+            return _drivers.placed_like(view[:n], output, xp=xp)
+        return output[:n, ...]
 
     def _predict_output(self, X: Any, method: str) -> tuple[Array, Namespace]:
         """Validated X and the output of the fitted network on it, in X's namespace."""
@@ -1045,6 +1182,31 @@ def _pack(layers: Layers) -> np.ndarray:
     arrays = [to_numpy(layer.W).ravel() for layer in layers]
     arrays += [to_numpy(layer.b) for layer in layers]
     return np.concatenate(arrays).astype(np.float64)
+
+
+def _stand_in(values: np.ndarray, y: Array) -> np.ndarray:
+    """A few rows with the labels of Dask ``y`` (its distinct ``values``; 2-D: one row per
+    value) whose scikit-learn target type is ``y``'s: what the label checks and the label
+    binarizer are given in place of every label."""
+    return values if y.ndim == 1 else np.repeat(values[:, None], y.shape[1], axis=1)
+
+
+def _binarized(labels: np.ndarray, *, binarizer: LabelBinarizer, dtype: Any) -> np.ndarray:
+    """The core's target rows of one chunk of labels (one-hot, or 0/1 indicators)."""
+    result: np.ndarray = binarizer.transform(labels).astype(bool).astype(dtype)
+    return result
+
+
+def _target_rows(y: np.ndarray, *, dtype: Any) -> np.ndarray:
+    """The core's target rows of one chunk of regression targets, checked finite."""
+    rows = y.reshape(y.shape[0], -1).astype(dtype)
+    check.check_finite(rows, "y", xp=_host_namespace())
+    return rows
+
+
+def _class_weights(labels: np.ndarray, *, classes: np.ndarray, weights: np.ndarray) -> Any:
+    """The weight of each label's class (``classes`` sorted, as ``np.unique`` sorts)."""
+    return weights[np.searchsorted(classes, labels)]
 
 
 def _report_epoch(estimator: _BaseMLP, loss: float) -> None:
@@ -1112,6 +1274,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_iter_no_change : int, default=10
     max_fun : int, default=15000
         Loss evaluations of lbfgs at most.
+    compile : {"auto", "none", "jit", "epoch"}, default="auto"
+        How sgd and adam run their epochs, as for :func:`xpnet.train`. ``"auto"``: each
+        epoch one compiled call on JAX (in padded shapes, so that cross-validation folds
+        share one compilation), eager elsewhere; ``"jit"``: the step under ``jax.jit`` or
+        ``torch.compile``; ``"none"``: eager everywhere. On torch the compiled step is
+        opt-in: on a CPU it did not pay (a 17 s compilation; 60000 x 784 adam epochs
+        within 5 % of eager, digits no faster, 2026-12-03), so try it on a GPU, where each
+        eager operation costs a kernel launch. The numbers do not depend on it beyond
+        rounding. scikit-learn's MLP has no such parameter.
 
     Attributes
     ----------
@@ -1128,6 +1299,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     feature_names_in_ :
         As scikit-learn's.
 
+    Notes
+    -----
+    **Dask arrays** (row chunks of whole samples; ``y`` and ``sample_weight`` Dask with
+    ``X``'s row chunks, or in memory): ``fit`` and ``partial_fit`` stream the chunks through
+    the model, each read once per epoch, and keep ``coefs_`` and ``intercepts_`` on the host
+    (NumPy); ``classes_`` comes from one pass over ``y``. With ``shuffle=False`` the fit
+    equals the in-memory fit on the same rows; with ``shuffle=True`` each epoch visits the
+    chunks, then the rows of each chunk, in an order drawn from ``random_state`` (as
+    :func:`xpnet.train`), not scikit-learn's permutation of all rows (data in one chunk are
+    shuffled in scikit-learn's order). ``early_stopping`` needs ``X_val``, ``y_val`` there;
+    ``lbfgs`` runs full batch, one map-reduce over the chunks per evaluation.
+
     Examples
     --------
     >>> import array_api_strict as xp
@@ -1137,6 +1320,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, y)
     >>> type(clf.predict(X)) is type(X), clf.coefs_[0].shape
     (True, (2, 8))
+
+    On Dask arrays, chunk by chunk:
+
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> X = da.from_array(np.asarray(X), chunks=(6, 2))
+    >>> y = da.from_array(np.asarray(y), chunks=6)
+    >>> clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> type(clf.coefs_[0]).__name__, clf.predict(X).chunks
+    ('ndarray', ((6, 6, 6, 2),))
     """
 
     def __init__(
@@ -1166,8 +1359,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         class_weight: Any = None,
+        compile: str = "auto",
     ) -> None:
         self.class_weight = class_weight
+        self.compile = compile
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -1210,7 +1405,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         validation rows of the user's own, HistGradientBoosting's names and meaning: after
         each epoch ``validation_scores_`` (accuracy) and ``validation_loss_curve_`` record
         the model on them, and with ``early_stopping=True`` the stopping rule uses them
-        instead of holding out ``validation_fraction``. Returns ``self``.
+        instead of holding out ``validation_fraction`` (on Dask ``X`` they are required
+        for early stopping; Dask validation arrays are computed into memory once).
+        ``X``, ``y``, ``sample_weight`` may be Dask arrays: see the class's notes.
+        Returns ``self``.
         """
         return self._fit(
             X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
@@ -1221,10 +1419,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:
         """One epoch over ``X``, ``y``; ``classes`` (all labels) is required on the first
-        call. Only for the stochastic solvers (sgd, adam)."""
+        call. Only for the stochastic solvers (sgd, adam). On a Dask array: one epoch over
+        its chunks (on one chunk, the same as on its NumPy values), as dask-ml's
+        ``Incremental`` calls it block by block."""
         if self._partial_fit_first_call(classes):
             self._label_binarizer = LabelBinarizer()
-            y_host = _host_array(y, "y")
+            if is_dask_array(y):  # the kind of labels, from their distinct values (1-D: one kind)
+                y_host = _stand_in(distinct_values(y)[0], y) if y.ndim == 2 else np.zeros(0)
+            else:
+                y_host = _host_array(y, "y")
             if type_of_target(y_host).startswith("multilabel"):
                 self._label_binarizer.fit(y_host)
             else:
@@ -1280,6 +1483,42 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )
         return _Data(X, target, weight, binarized, host_weight, xp)
 
+    def _validate_dask_data_for_fit(
+        self, X: Any, y: Any, sample_weight: Any, incremental: bool, reset: bool
+    ) -> _Data:
+        """Dask data: one pass over ``y`` (and the weights) for the distinct labels and
+        their counts; the target rows and the class weights are then made chunk by chunk,
+        by the label binarizer, as the chunks are read."""
+        X, y = self._validate_dask_X_y(X, y, reset=reset)
+        given, nonzero = self._dask_sample_weight(sample_weight, X)
+        values, counts, nonzero = distinct_values(y, nonzero)
+        _check_nonzero(nonzero)
+        with _named("y"):
+            labels = check_array(_stand_in(values, y), ensure_2d=False, dtype=None, input_name="y")
+        self._fit_labels(labels, incremental)
+        binarizer = self._label_binarizer
+        dtype = X.dtype
+        width = binarizer.transform(labels[:1]).shape[1]
+        encode = functools.partial(_binarized, binarizer=binarizer, dtype=dtype)
+        target = map_rows(y, encode, width=width, dtype=dtype)
+        weight = given
+        if self.class_weight is not None:
+            if y.ndim == 2:
+                raise ValueError(
+                    "class_weight: on Dask arrays only for single-label y; pass the weights "
+                    "as sample_weight, or fit on in-memory arrays"
+                )
+            # compute_sample_weight's weights, from the label counts (the same numbers)
+            with _named("class_weight"):
+                per_class = compute_class_weight(
+                    self.class_weight, classes=values, y=values, sample_weight=counts
+                )
+            look_up = functools.partial(_class_weights, classes=values, weights=per_class)
+            class_weight = map_rows(y, look_up, width=None, dtype=np.float64)
+            weight = (class_weight if given is None else class_weight * given).astype(dtype)
+        self.classes_ = binarizer.classes_  # the model lives on the host
+        return _Data(X, target, weight, None, None, _host_namespace())
+
     def _fit_labels(self, y: np.ndarray, incremental: bool) -> None:
         """scikit-learn's rules: a new label binarizer on a fresh fit; with warm_start the
         same classes; with partial_fit no class outside the first call's ``classes``."""
@@ -1310,6 +1549,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _labels(self, output: Array, xp: Namespace) -> Any:
         """scikit-learn's ``LabelBinarizer.inverse_transform`` of the outputs: in the
         outputs' library and device, except non-numeric labels (NumPy)."""
+        view = host_view(output)  # a JAX array on the CPU: decoded without compilations
+        if view is not None:
+            labels = self._labels(view, array_namespace(view))
+            if self._label_binarizer.classes_.dtype.kind not in "biuf":
+                return labels
+            return _drivers.placed_like(labels, output, xp=xp)
         indices = self._label_indices(output, xp)
         if self._label_binarizer.y_type_ == "multilabel-indicator":
             return indices
@@ -1368,7 +1613,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     A drop-in for :class:`sklearn.neural_network.MLPRegressor`; the parameters and
     attributes are those of :class:`MLPClassifier` plus ``loss``:
     ``"squared_error"`` (identity output, half the squared error averaged over the
-    outputs) or ``"poisson"`` (exp output, half the Poisson deviance).
+    outputs) or ``"poisson"`` (exp output, half the Poisson deviance). It fits on Dask
+    arrays as :class:`MLPClassifier` does (see its notes).
 
     Examples
     --------
@@ -1376,7 +1622,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> from xpnet import MLPRegressor
     >>> X = xp.reshape(xp.linspace(-1.0, 1.0, 20), (20, 1))
     >>> y = 2.0 * X[:, 0] + 1.0
-    >>> reg = MLPRegressor((8,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, y)
     >>> reg.predict(X).shape, reg.score(X, y) > 0.99
     ((20,), True)
     """
@@ -1408,7 +1654,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
+        compile: str = "auto",
     ) -> None:
+        self.compile = compile
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1451,14 +1699,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Fit the model to ``X`` (n_samples, n_features) and targets ``y`` (n_samples,)
         or (n_samples, n_outputs); ``sample_weight`` (n_samples,). ``X_val``, ``y_val``
         (and ``sample_weight_val``): validation rows of the user's own, as for
-        :meth:`MLPClassifier.fit` (the score is R^2). Returns ``self``."""
+        :meth:`MLPClassifier.fit` (the score is R^2). Dask arrays: chunk by chunk, as
+        :meth:`MLPClassifier.fit`. Returns ``self``."""
         return self._fit(
             X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
         )
 
     @available_if(_check_solver)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """One epoch over ``X``, ``y`` (stochastic solvers only)."""
+        """One epoch over ``X``, ``y`` (stochastic solvers only); on a Dask array, one
+        epoch over its chunks."""
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _out_activation(self) -> str:
@@ -1476,6 +1726,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         dtype = _numpy_dtype(xp, X.dtype)
         target = asarray(y_host.astype(dtype), backend=xp, device=_place_of(X))
         return _Data(X, target, weight, y_host, host_weight, xp)
+
+    def _validate_dask_data_for_fit(
+        self, X: Any, y: Any, sample_weight: Any, incremental: bool, reset: bool
+    ) -> _Data:
+        """Dask data: the targets' values checked in the graph, chunk by chunk."""
+        X, y = self._validate_dask_X_y(X, y, reset=reset)
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"y: regression targets must be numbers, got dtype {y.dtype}")
+        weight, nonzero = self._dask_sample_weight(sample_weight, X)
+        _check_nonzero(nonzero)
+        rows = functools.partial(_target_rows, dtype=X.dtype)
+        target = map_rows(y, rows, width=1 if y.ndim == 1 else y.shape[1], dtype=X.dtype)
+        return _Data(X, target, weight, None, None, _host_namespace())
 
     def _host_score(
         self, output: np.ndarray, y_true: np.ndarray, weight: np.ndarray | None

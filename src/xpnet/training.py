@@ -137,7 +137,7 @@ def train(
     sample_weight : array of shape (n,), optional
         Non-negative weights of the samples: each batch's gradient is that of its weighted
         mean loss (as :func:`loss_and_grad` with ``sample_weight``), and ``History.loss`` the
-        weighted mean. Not on Dask arrays.
+        weighted mean. Not on Dask arrays (the estimators' ``fit`` takes them there).
     validation : (X_val, y_val), optional
         Rows to evaluate the parameters on after each epoch: fills ``History.val_loss``
         and ``History.val_accuracy``. Same backend, dtype and kind of targets as ``X, y``.
@@ -194,6 +194,12 @@ def train(
     xp = checked.xp
     if is_dask_array(X):
         check_chunks(X, y)
+        if sample_weight is not None:
+            raise TypeError(
+                "sample_weight: not supported on Dask arrays by train yet; train on in-memory "
+                "arrays to weight the samples, or fit xpnet.MLPClassifier / MLPRegressor, "
+                "whose fit streams the weights with the chunks"
+            )
     check.check_finite(X, "X", xp=xp)
     evaluate = None
     if validation is not None:

@@ -700,6 +700,14 @@ def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 2.0,
                 f"{backend} input{limit}",
             )
+        for backend, value in fits.get("fit_over_products", {}).items():
+            add(
+                f"estimators: fit / its five products per batch, {backend}",
+                value,
+                "<=",
+                1.25,
+                "the same batches, timed in the same rounds",
+            )
         for key, value in ratios.items():
             if key.startswith("digits / "):
                 add(
