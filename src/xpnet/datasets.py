@@ -276,6 +276,8 @@ def save_zarr(path: str, X: Array, y: Array, *, compress: bool = False) -> None:
     compress : bool
         Zarr's default compressor (Zstandard) instead of none.
 
+    Notes
+    -----
     Your own data set, in files of another kind, is converted chunk by chunk: make ``X`` and
     ``y`` lazy Dask arrays of its rows (``np.load(path, mmap_mode="r")`` then
     ``dask.array.from_array`` for NumPy files; ``dask.dataframe.read_csv`` or
