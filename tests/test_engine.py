@@ -7,8 +7,10 @@ that cross-validation folds of different sizes share one compilation.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -105,6 +107,32 @@ def test_validation_must_be_a_pair() -> None:
         xpnet.train(X, y, params, epochs=1, validation=X)
 
 
+@contextlib.contextmanager
+def _compilations() -> Iterator[list[str]]:
+    """The names of JAX's compilations in the block (``"Compiling jit(epoch)"``, ...), from
+    its ``log_compiles`` records, in order."""
+    import jax
+
+    compiled: list[str] = []
+
+    class Count(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if message.startswith("Compiling "):
+                compiled.append(message.split(" with ")[0])
+
+    handler, logger = Count(), logging.getLogger("jax")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        with jax.log_compiles(True):
+            yield compiled
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def test_buckets() -> None:
     assert [step_bucket(s) for s in (1, 2, 3, 4, 5, 9)] == [1, 2, 4, 4, 8, 16]
     assert row_bucket(455) == row_bucket(456) == 480
@@ -126,32 +154,17 @@ def test_jax_estimator_compiles_nothing_per_data_set_size() -> None:
     clf = xpnet.MLPClassifier(
         hidden_layer_sizes=(7,), batch_size=32, max_iter=3, random_state=0
     )  # batch_size="auto" would make the batch (and its compilation) the data set's size
-    compiled: list[str] = []
-
-    class Count(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.getMessage().startswith("Compiling "):
-                compiled.append(record.getMessage().split(" with ")[0])
 
     def fit_predict(n: int) -> None:
         X, y = xpnet.asarray(X_np[:n], backend="jax"), xpnet.asarray(y_np[:n], backend="jax")
         clf.fit(X, y).predict(X)
         clf.predict_proba(xpnet.asarray(X_np[: n - 3], backend="jax"))
 
-    handler, logger = Count(), logging.getLogger("jax")
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    try:
-        with jax.log_compiles(True), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit_predict(90)
-            first = list(compiled)
-            fit_predict(91)  # rows 90 and 91: one bucket (96)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    assert "Compiling jit(epoch)" in first
+    with _compilations() as compiled, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_predict(90)
+        first = list(compiled)
+        fit_predict(91)  # rows 90 and 91: one bucket (96)
     assert compiled == first, compiled[len(first) :]
 
 
@@ -168,29 +181,13 @@ def test_jax_estimator_folds_share_one_compiled_epoch() -> None:
     Xj, yj = xpnet.asarray(X, backend="jax"), xpnet.asarray(y, backend="jax")
     train_rows, _ = next(KFold(5).split(X))
     clf = xpnet.MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
-    compiled: list[str] = []
-
-    class Count(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            message = record.getMessage()
-            if message.startswith("Compiling jit(epoch)"):
-                compiled.append(message)
-
-    import jax
-
-    handler, logger = Count(), logging.getLogger("jax")
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    try:
-        with jax.log_compiles(True), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            clf.fit(Xj[train_rows], yj[train_rows])
-            first = len(compiled)
-            scores = cross_val_score(clf, Xj, yj, cv=5)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with _compilations() as compilations, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(Xj[train_rows], yj[train_rows])
+        compiled = [c for c in compilations if c == "Compiling jit(epoch)"]
+        first = len(compiled)
+        scores = cross_val_score(clf, Xj, yj, cv=5)
+        compiled = [c for c in compilations if c == "Compiling jit(epoch)"]
     assert first >= 1  # the fit compiled its epoch (once) ...
     assert len(compiled) == first  # ... and five folds of two sizes compiled none
     with warnings.catch_warnings():

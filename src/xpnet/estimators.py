@@ -126,6 +126,16 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
 
 
+def _warn_column_vector() -> None:
+    """scikit-learn's warning for a ``(n, 1)`` y where a 1-D one is expected."""
+    warnings.warn(
+        "A column-vector y was passed when a 1d array was expected. Please change the "
+        "shape of y to (n_samples, ), for example using ravel().",
+        DataConversionWarning,
+        stacklevel=6,
+    )
+
+
 def _check_options(name: str, value: Any, options: Sequence[str]) -> None:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name}: must be one of {sorted(options)}, got {value!r}")
@@ -513,12 +523,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         if y_host.shape[0] != X.shape[0]:
             raise ValueError(f"y: has {y_host.shape[0]} samples but X has {X.shape[0]}")
         if y_host.ndim == 2 and y_host.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please change the "
-                "shape of y to (n_samples, ), for example using ravel().",
-                DataConversionWarning,
-                stacklevel=5,
-            )
+            _warn_column_vector()
             y_host = y_host.ravel()
         return X, xp, y_host
 
@@ -584,12 +589,7 @@ class _BaseMLP(_CallbackSupport, BaseEstimator):
         X, _ = self._validate_X(X, reset=reset)
         check_chunks(X, y)
         if y.ndim == 2 and y.shape[1] == 1:
-            warnings.warn(
-                "A column-vector y was passed when a 1d array was expected. Please change the "
-                "shape of y to (n_samples, ), for example using ravel().",
-                DataConversionWarning,
-                stacklevel=5,
-            )
+            _warn_column_vector()
             y = y[:, 0]
         return X, (y.rechunk({1: -1}) if y.ndim == 2 else y)
 
